@@ -1,0 +1,1 @@
+"""Compiled kernels built from csrc/ (see setup.py)."""

@@ -1,0 +1,84 @@
+"""The ``bda-hpc`` command: one sub-command per stage, plus ``info``.
+
+Stage packages register their sub-commands: any ``bda_hpc.<package>.cli``
+module with a ``register(subparsers, common)`` function is picked up, so a
+new stage touches no code here. Handlers take the parsed arguments and
+return an exit code; heavy imports happen inside handlers so that
+``bda-hpc --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__
+from .parallel import single_process_threads
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every sub-command accepts."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE.toml", help="TOML configuration (one table per stage)")
+    common.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (rank 0; others log warnings)")
+    common.add_argument("--log-dir", metavar="DIR", help="also write one log file per rank into DIR")
+    return common
+
+
+def add_stage_options(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """The options every scale stage shares, so the batch driver can call them all alike.
+
+    ``--out-dir``: where the stage writes its parameter file and other outputs.
+    ``--params``: upstream parameter files (repeatable); a stage picks the ones
+    it understands by their ``/meta`` stage attribute (see
+    :func:`bda_hpc.io.params.select_by_stage`).
+    """
+    parser.add_argument("--out-dir", default=default_out, metavar="DIR",
+                        help=f"output directory (default: {default_out})")
+    parser.add_argument("--params", action="append", default=[], metavar="FILE.h5",
+                        help="upstream parameter file (repeatable), e.g. li_metal.h5 or cell.h5")
+
+
+def stage_modules():
+    import bda_hpc
+
+    for info in sorted(pkgutil.iter_modules(bda_hpc.__path__), key=lambda m: m.name):
+        if info.ispkg and importlib.util.find_spec(f"bda_hpc.{info.name}.cli") is not None:
+            yield importlib.import_module(f"bda_hpc.{info.name}.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="bda-hpc",
+        description="Battery design automation on clusters: atomistic -> phase-field / microstructure -> cell.",
+        epilog="Run under mpiexec for parallel stages, e.g. `mpiexec -n 4 bda-hpc phasefield --config c.toml`.",
+    )
+    parser.add_argument("--version", action="version", version=f"bda_hpc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    from . import info
+
+    info.register(sub, common)
+    for module in stage_modules():
+        module.register(sub, common)
+    return parser
+
+
+def main(argv=None) -> int:
+    single_process_threads()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .parallel import guarded, setup_logging, world
+
+    @guarded()
+    def run() -> int:
+        setup_logging(world(), args.log_level, args.log_dir)
+        return int(args.handler(args) or 0)
+
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

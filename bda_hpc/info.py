@@ -1,0 +1,117 @@
+"""``bda-hpc info``: what this run sees: ranks, MPI, PETSc, HDF5, kernels."""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+
+import numpy as np
+
+
+def petsc_summary() -> dict:
+    import petsc4py
+    from petsc4py import PETSc
+
+    conf = petsc4py.get_config()
+    return {
+        "version": "{}.{}.{}".format(*PETSc.Sys.getVersion()),
+        "scalar_type": np.dtype(PETSc.ScalarType).name,
+        "int_bytes": np.dtype(PETSc.IntType).itemsize,
+        "petsc_dir": conf.get("PETSC_DIR"),
+        "petsc_arch": conf.get("PETSC_ARCH") or "",
+        "external_packages": petsc_external_packages(conf.get("PETSC_DIR", ""), conf.get("PETSC_ARCH") or ""),
+    }
+
+
+def petsc_external_packages(petsc_dir: str, petsc_arch: str) -> list[str]:
+    """Solver packages PETSc was configured with, read from petscconf.h (PETSC_HAVE_<NAME>)."""
+    for header in (Path(petsc_dir, petsc_arch, "include", "petscconf.h"), Path(petsc_dir, "include", "petscconf.h")):
+        if header.exists():
+            found = set()
+            for line in header.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "#define" and parts[1].startswith("PETSC_HAVE_"):
+                    name = parts[1][len("PETSC_HAVE_"):].lower()
+                    if name in KNOWN_PACKAGES:
+                        found.add(name)
+            return sorted(found)
+    return []
+
+
+KNOWN_PACKAGES = {"hypre", "mumps", "superlu", "superlu_dist", "suitesparse", "ml", "fftw", "hdf5", "p4est",
+                  "metis", "parmetis", "scalapack", "ptscotch", "triangle", "tetgen", "ctetgen", "chaco"}
+
+
+def compiled_kernels() -> dict:
+    import bda_hpc._ext as ext
+
+    status = {}
+    for mod in pkgutil.iter_modules(ext.__path__):
+        try:
+            importlib.import_module(f"bda_hpc._ext.{mod.name}")
+            status[mod.name] = "ok"
+        except ImportError as exc:
+            status[mod.name] = f"failed: {exc}"
+    return status
+
+
+def collect(comm) -> dict:
+    from mpi4py import MPI
+
+    import h5py
+
+    def version(name):
+        try:
+            return importlib.import_module(name).__version__
+        except ImportError:
+            return None
+
+    return {
+        "bda_hpc": version("bda_hpc"),
+        "ranks": comm.size,
+        "hosts": sorted(set(comm.allgather(MPI.Get_processor_name()))),
+        "mpi_library": MPI.Get_library_version().strip().splitlines()[0],
+        "mpi_standard": "{}.{}".format(*MPI.Get_version()),
+        "mpi4py": version("mpi4py"),
+        "petsc": petsc_summary(),
+        "petsc4py": version("petsc4py"),
+        "h5py": version("h5py"),
+        "h5py_mpi": bool(h5py.get_config().mpi),
+        "hdf5": h5py.version.hdf5_version,
+        "numpy": version("numpy"),
+        "numba": version("numba"),
+        "torch": version("torch"),
+        "ase": version("ase"),
+        "compiled_kernels": compiled_kernels(),
+    }
+
+
+def run(args) -> int:
+    from .parallel import world
+
+    comm = world()
+    data = collect(comm)
+    if comm.rank == 0:
+        if args.json:
+            print(json.dumps(data, indent=2))
+            return 0
+        p = data["petsc"]
+        lines = [
+            f"bda_hpc {data['bda_hpc']}",
+            f"ranks: {data['ranks']} on {', '.join(data['hosts'])}",
+            f"MPI: {data['mpi_library']} (standard {data['mpi_standard']}, mpi4py {data['mpi4py']})",
+            f"PETSc: {p['version']} (petsc4py {data['petsc4py']}), scalar {p['scalar_type']}, "
+            f"{8 * p['int_bytes']}-bit indices, external: {', '.join(p['external_packages']) or 'none'}",
+            f"h5py: {data['h5py']} (HDF5 {data['hdf5']}), h5py mpi: {data['h5py_mpi']}",
+            f"numpy {data['numpy']}, numba {data['numba']}, torch {data['torch']}, ase {data['ase']}",
+            "compiled kernels: " + (", ".join(f"{k} {v}" for k, v in data["compiled_kernels"].items()) or "none"),
+        ]
+        print("\n".join(lines))
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("info", parents=[common], help="report ranks, MPI, PETSc, HDF5 and library versions")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(handler=run)
