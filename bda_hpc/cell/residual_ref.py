@@ -73,7 +73,53 @@ def row_scales(grid: Grid) -> np.ndarray:
     return s
 
 
-def rhs(grid: Grid, u: np.ndarray, control: int, setpoint: float) -> tuple[np.ndarray, dict]:
+THERMAL_KEYS = ("heat_transfer_coefficient", "cooling_area", "volume", "initial_temperature",
+                "negative_current_collector_thickness", "positive_current_collector_thickness",
+                "negative_current_collector_density", "positive_current_collector_density",
+                "negative_current_collector_specific_heat", "positive_current_collector_specific_heat",
+                "negative_current_collector_conductivity", "positive_current_collector_conductivity")
+
+
+def thermal_constants(grid: Grid) -> dict:
+    """Lumped-model constants (PyBaMM's "lumped" option): heat capacity per volume of the layer
+    stack incl. current collectors, cooling h*A/V, and the collectors' ohmic factor L_cc/sigma_cc."""
+    pv = grid.params.values
+    cell = pv["cell"]
+    missing = [k for k in THERMAL_KEYS if k not in cell]
+    if missing:
+        from bda_hpc.errors import InputError
+        raise InputError(f"parameter set {grid.params.name}: the lumped thermal model needs cell.{missing[0]}")
+    layers = [(cell["negative_current_collector_thickness"],
+               cell["negative_current_collector_density"] * cell["negative_current_collector_specific_heat"])]
+    layers += [(pv[k]["thickness"], pv[k]["density"] * pv[k]["specific_heat"])
+               for k in ("negative", "separator", "positive")]
+    layers.append((cell["positive_current_collector_thickness"],
+                   cell["positive_current_collector_density"] * cell["positive_current_collector_specific_heat"]))
+    total = sum(L for L, _ in layers)
+    return {
+        "rho_cp": sum(L * rc for L, rc in layers) / total,
+        "cool": cell["heat_transfer_coefficient"] * cell["cooling_area"] / cell["volume"],
+        "area_over_volume": grid.area / cell["volume"],
+        "cc_factor": (cell["negative_current_collector_thickness"] / cell["negative_current_collector_conductivity"]
+                      + cell["positive_current_collector_thickness"] / cell["positive_current_collector_conductivity"]),
+    }
+
+
+def heat_per_area(grid: Grid, i_s_n, i_s_p, i_e, grad_phie_edges, aj, eta_all, dUdT_all, T, i_cc, cc_factor):
+    """Heat generated per electrode area (W/m^2): ohmic (solid, electrolyte, collectors),
+    irreversible a j eta and reversible a j T dU/dT. Edge quantities are averaged to the cell
+    centres first, as PyBaMM's inner() does."""
+    def centre(edge):
+        return 0.5 * (edge[1:] + edge[:-1])
+    q = -centre(i_e) * centre(grad_phie_edges)
+    q[: grid.nx_n] += centre(i_s_n) ** 2 / grid.sigma_n
+    q[-grid.nx_p:] += centre(i_s_p) ** 2 / grid.sigma_p
+    q += aj * (eta_all + T * dUdT_all)
+    return float(q @ grid.h) + i_cc**2 * cc_factor
+
+
+def rhs(grid: Grid, u: np.ndarray, control: int, setpoint: float,
+        thermal: bool = False) -> tuple[np.ndarray, dict]:
     """f(u): time derivatives for differential rows, residuals for algebraic rows (unscaled)."""
     pv = grid.params.values
     el = pv["electrolyte"]
@@ -111,6 +157,7 @@ def rhs(grid: Grid, u: np.ndarray, control: int, setpoint: float) -> tuple[np.nd
     out["phie"][:] = np.diff(i_e) / grid.h - aj
 
     # solid current: phi_s = 0 at x = 0 (ghost node), i_s = i_cc at x = L
+    i_s_edges = {}
     for name, sig, hh, ajk, left_dirichlet in (
             ("phis_n", grid.sigma_n, grid.h[0], aj[:nn], True),
             ("phis_p", grid.sigma_p, grid.h[-1], aj[-npos:], False)):
@@ -122,6 +169,7 @@ def rhs(grid: Grid, u: np.ndarray, control: int, setpoint: float) -> tuple[np.nd
         else:
             i_s[-1] = i_cc
         out[name][:] = np.diff(i_s) / hh + ajk
+        i_s_edges[name] = i_s
 
     for name, key, j in (("cs_n", "negative", j_n), ("cs_p", "positive", j_p)):
         p = pv[key]
@@ -136,17 +184,27 @@ def rhs(grid: Grid, u: np.ndarray, control: int, setpoint: float) -> tuple[np.nd
         out["I"][0] = V - setpoint
     else:
         out["I"][0] = v["I"][0] * V - setpoint
-    out["T"][0] = 0.0  # isothermal in this twin; the lumped thermal row is tested separately
-    extras = {"j_n": j_n, "j_p": j_p, "eta_n": eta_n, "eta_p": eta_p, "i_e": i_e, "voltage": V}
+    grad_phie_edges = np.zeros(grid.nx + 1)
+    grad_phie_edges[1:-1] = grad_phie
+    eta_all, dUdT_all = np.zeros(grid.nx), np.zeros(grid.nx)
+    eta_all[:nn], eta_all[-npos:] = eta_n, eta_p
+    dUdT_all[:nn] = pv["negative"].get("ocp_entropic_change", 0.0)
+    dUdT_all[-npos:] = pv["positive"].get("ocp_entropic_change", 0.0)
+    heat = None
+    if thermal:
+        tc = thermal_constants(grid)
+        heat = heat_per_area(grid, i_s_edges["phis_n"], i_s_edges["phis_p"], i_e, grad_phie_edges, aj,
+                             eta_all, dUdT_all, T, i_cc, tc["cc_factor"])
+        out["T"][0] = (heat * tc["area_over_volume"] - tc["cool"] * (T - pv["cell"]["ambient_temperature"])) / tc["rho_cp"]
+    else:
+        out["T"][0] = 0.0  # isothermal: T stays at its initial value
+    extras = {"j_n": j_n, "j_p": j_p, "eta_n": eta_n, "eta_p": eta_p, "i_e": i_e, "voltage": V,
+              "heat_per_area": heat, "aj": aj}
     return f, extras
 
 
-def residual(grid: Grid, u, udot, control: int, setpoint: float) -> np.ndarray:
+def residual(grid: Grid, u, udot, control: int, setpoint: float, thermal: bool = False) -> np.ndarray:
     """Scaled implicit residual F = S (M u' - f(u)), algebraic rows with M = 0."""
-    f, _ = rhs(grid, u, control, setpoint)
+    f, _ = rhs(grid, u, control, setpoint, thermal)
     mask = grid.differential_mask()
-    res = mask * udot - f
-    # algebraic rows are f = 0, written with the sign that gives a positive-definite-ish Jacobian
-    alg = mask == 0
-    res[alg] = f[alg]
-    return row_scales(grid) * res
+    return row_scales(grid) * (mask * udot - f)

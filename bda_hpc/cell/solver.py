@@ -1,0 +1,227 @@
+"""PETSc TS (implicit DAE, adaptive steps, events for cut-offs) + SNES driver of one DFN cell.
+
+One cell is a serial problem (~1000 unknowns): PETSc objects live on COMM_SELF; many cells run
+side by side on different ranks (``sweep.py``). Options prefix ``dfn_``: defaults below, then the
+TOML ``[cell.petsc]`` table, then the command line (``setFromOptions`` last), e.g.
+``-dfn_ts_type beuler -dfn_ts_monitor``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+
+from bda_hpc.errors import SolverError
+
+from .experiment import StepPlan
+from .grid import Grid
+from .kernel import JacobianPattern, make_kernel
+
+log = logging.getLogger("bda_hpc.cell")
+
+DEFAULT_OPTIONS = {
+    "ts_type": "bdf",
+    "ts_bdf_order": "2",
+    "ts_adapt_dt_max": "60",
+    "snes_type": "newtonls",
+    "snes_linesearch_type": "basic",
+    "snes_max_it": "10",
+    "snes_rtol": "1e-10",
+    "snes_atol": "1e-10",
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+}
+EVENT_NAMES = ("lower voltage cut-off", "upper voltage cut-off", "current below CV limit",
+               "negative surface stoichiometry below the OCP range",
+               "negative surface stoichiometry above the OCP range",
+               "positive surface stoichiometry below the OCP range",
+               "positive surface stoichiometry above the OCP range",
+               "electrolyte concentration below the table range")
+RANGE_EVENTS = set(range(3, 8))
+
+
+@dataclass
+class StepOutcome:
+    """Accepted states of one step and why it ended."""
+
+    times: list = field(default_factory=list)
+    states: list = field(default_factory=list)
+    reason: str = ""
+
+
+class DfnSolver:
+    """Integrates one cell through experiment steps. Call ``destroy()`` when done."""
+
+    def __init__(self, grid: Grid, *, thermal: bool = False, rtol: float = 1e-6, atol: float = 1e-6,
+                 petsc_options: dict | None = None, comm=None):
+        from petsc4py import PETSc
+
+        self.PETSc = PETSc
+        self.comm = comm if comm is not None else PETSc.COMM_SELF
+        self.grid, self.thermal = grid, thermal
+        self.rtol, self.atol = rtol, atol
+        self.kernel = make_kernel(grid, thermal)
+        self.pattern = JacobianPattern(grid, self.kernel, grid.initial_state())
+        n = grid.size
+        p = self.pattern
+        self.J = PETSc.Mat().createAIJ([n, n], csr=(p.indptr, p.indices, p.values), comm=PETSc.COMM_SELF)
+        self.F = PETSc.Vec().createSeq(n)
+        self.atol_vec = PETSc.Vec().createSeq(n)
+        self.atol_vec.array[:] = atol * grid.scales()
+        self._options(petsc_options or {})
+        self.algebraic = np.flatnonzero(grid.differential_mask() == 0)
+        t = grid.params.tables
+        self.ranges = (t["negative.ocp"].lo, t["negative.ocp"].hi, t["positive.ocp"].lo, t["positive.ocp"].hi,
+                       t["electrolyte.diffusivity"].lo)
+        self.cmax = (grid.params["negative.c_max"], grid.params["positive.c_max"])
+        self.stage = PETSc.Log.Stage("dfn solve")
+        self.ev_jac = PETSc.Log.Event("dfn jacobian")
+
+    def _options(self, user: dict):
+        opts = self.PETSc.Options()
+        for key, value in {**DEFAULT_OPTIONS, **{k: str(v) for k, v in user.items()}}.items():
+            if key in user or not opts.hasName("dfn_" + key):
+                opts["dfn_" + key] = value
+
+    # ---- PETSc callbacks -------------------------------------------------------------------
+    def _ifunction(self, ts, t, U, Udot, F):
+        self.kernel.setpoint = self._setpoint(t - self._t_start)
+        self.kernel.residual(U.array_r, Udot.array_r, F.array)
+
+    def _ijacobian(self, ts, t, U, Udot, shift, J, P):
+        self.ev_jac.begin()
+        self.kernel.setpoint = self._setpoint(t - self._t_start)
+        vals = self.pattern.assemble(self.grid, self.kernel, U.array_r, Udot.array_r, shift)
+        P.setValuesCSR(self.pattern.indptr, self.pattern.indices, vals)
+        P.assemble()
+        if J != P:
+            J.assemble()
+        self.ev_jac.end()
+
+    def _indicators(self, u: np.ndarray) -> np.ndarray:
+        g, plan = self.grid, self._plan
+        s = g.slices
+        v = self.kernel.voltage(u)
+        out = np.ones(len(EVENT_NAMES))
+        if plan.v_below is not None:
+            out[0] = v - plan.v_below
+        if plan.v_above is not None:
+            out[1] = plan.v_above - v
+        if plan.i_below is not None:
+            out[2] = abs(u[s["I"]][0]) - plan.i_below
+        xs = []
+        for name, nx, nr, cmax in (("cs_n", g.nx_n, g.nr_n, self.cmax[0]), ("cs_p", g.nx_p, g.nr_p, self.cmax[1])):
+            c = u[s[name]].reshape(nx, nr)
+            xs.append((1.5 * c[:, -1] - 0.5 * c[:, -2]) / cmax)
+        lo_n, hi_n, lo_p, hi_p, ce_lo = self.ranges
+        out[3], out[4] = xs[0].min() - lo_n, hi_n - xs[0].max()
+        out[5], out[6] = xs[1].min() - lo_p, hi_p - xs[1].max()
+        out[7] = u[s["ce"]].min() - ce_lo
+        return out
+
+    def _event(self, ts, t, U, fvalue):
+        fvalue[:] = self._indicators(U.array_r)
+
+    def _postevent(self, ts, events, t, U, forward):
+        self._fired = [int(e) for e in events]
+
+    def _monitor(self, ts, step, t, U):
+        u = U.array_r
+        if not np.all(np.isfinite(u)):
+            raise SolverError(f"cell solve: non-finite state at t = {t:g} s", collective=False)
+        self._out.times.append(float(t))
+        self._out.states.append(u.copy())
+
+    # ---- driver ------------------------------------------------------------------------------
+    def consistent(self, u: np.ndarray, plan: StepPlan, t_step: float = 0.0) -> np.ndarray:
+        """Solve the algebraic rows for phi_e, phi_s and I with the differential states held fixed."""
+        self._setpoint = plan.setpoint if callable(plan.setpoint) else (lambda _t, v=plan.setpoint: v)
+        self.kernel.control = plan.control
+        self.kernel.setpoint = self._setpoint(t_step)
+        u = u.copy()
+        zero = np.zeros_like(u)
+        res = np.empty_like(u)
+        a = self.algebraic
+        p = self.pattern
+        for _ in range(50):
+            self.kernel.residual(u, zero, res)
+            if np.max(np.abs(res[a])) < 1e-11:
+                return u
+            vals = p.assemble(self.grid, self.kernel, u, zero, 0.0)
+            jac = sp.csr_matrix((vals, p.indices, p.indptr), shape=(u.size, u.size))[a][:, a]
+            du = spsolve(jac.tocsc(), res[a])
+            step = 1.0 / max(1.0, np.max(np.abs(du[: a.size])) / 0.2)  # damp potential jumps to 0.2 V
+            u[a] -= step * du
+        raise SolverError(f"cell: no consistent initial state for step '{plan.label}' "
+                          f"(algebraic residual {np.max(np.abs(res[a])):.3g} after 50 Newton steps)")
+
+    def run_step(self, u: np.ndarray, t0: float, plan: StepPlan, dt0: float = 1.0) -> StepOutcome:
+        """Integrate one step from state u at time t0 until its duration or an event."""
+        PETSc = self.PETSc
+        self._plan, self._t_start, self._fired = plan, t0, []
+        u = self.consistent(u, plan)
+        self._out = StepOutcome(times=[t0], states=[u.copy()])
+        ts = PETSc.TS().create(comm=PETSc.COMM_SELF)
+        U = PETSc.Vec().createSeq(u.size)
+        try:
+            ts.setOptionsPrefix("dfn_")
+            ts.setProblemType(PETSc.TS.ProblemType.NONLINEAR)
+            ts.setEquationType(PETSc.TS.EquationType.DAE_IMPLICIT_INDEX1)
+            ts.setIFunction(self._ifunction, self.F)
+            ts.setIJacobian(self._ijacobian, self.J)
+            ts.setTolerances(rtol=self.rtol, atol=self.atol_vec)
+            ts.setTime(t0)
+            ts.setMaxTime(t0 + plan.duration)
+            ts.setTimeStep(min(dt0, plan.duration))
+            ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
+            ts.setMaxSteps(10**7)
+            ts.setMaxSNESFailures(-1)
+            ts.setErrorIfStepFails(False)
+            n_ev = len(EVENT_NAMES)
+            ts.setEventHandler([-1] * n_ev, [True] * n_ev, self._event, postevent=self._postevent)
+            ts.setEventTolerances(tol=1e-9)
+            ts.setMonitor(self._monitor)
+            ts.setFromOptions()
+            if plan.max_dt is not None:
+                ts.getAdapt().setStepLimits(hmax=plan.max_dt)
+            U.array[:] = u
+            self.stage.push()
+            try:
+                ts.solve(U)
+            finally:
+                self.stage.pop()
+            reason = ts.getConvergedReason()
+            self._out.reason = self._describe(reason, ts.getTime())
+        finally:
+            ts.destroy()
+            U.destroy()
+        return self._out
+
+    def _describe(self, reason: int, t: float) -> str:
+        if self._fired:
+            names = [EVENT_NAMES[e] for e in self._fired]
+            bad = [EVENT_NAMES[e] for e in self._fired if e in RANGE_EVENTS]
+            if bad:
+                raise SolverError(f"cell step '{self._plan.label}': {bad[0]} at t = {t:.1f} s -- the state left "
+                                  f"the range where the parameter set defines its functions "
+                                  f"(OCP stoichiometry or electrolyte table); stop earlier or extend the set")
+            return names[0]
+        if reason > 0:
+            return "duration reached"
+        # a failed step close to a voltage limit is reported as reaching that limit
+        v = self.kernel.voltage(self._out.states[-1])
+        limits = [x for x in (self._plan.v_below, self._plan.v_above) if x is not None]
+        if limits and min(abs(v - x) for x in limits) < 0.05:
+            log.warning("cell: solver stopped (reason %d) at t = %.1f s, V = %.4f V, within 50 mV of the "
+                        "cut-off; the step ends there", reason, t, v)
+            return "solver stopped near voltage cut-off"
+        raise SolverError(f"cell step '{self._plan.label}': time integration failed (PETSc reason {reason}) "
+                          f"at t = {t:.1f} s, V = {v:.4f} V")
+
+    def destroy(self):
+        for obj in (self.J, self.F, self.atol_vec):
+            obj.destroy()
