@@ -9,11 +9,12 @@ dataclass may define ``validate(self)`` returning a list of problems (each
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
+
+import tomllib
 
 from .errors import ConfigError
 

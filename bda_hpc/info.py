@@ -57,9 +57,8 @@ def compiled_kernels() -> dict:
 
 
 def collect(comm) -> dict:
-    from mpi4py import MPI
-
     import h5py
+    from mpi4py import MPI
 
     def version(name):
         try:

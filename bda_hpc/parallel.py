@@ -78,7 +78,9 @@ def report_and_exit(comm, exc: BaseException) -> None:
     if isinstance(exc, BdaError):
         message = f"error: {exc}"
     else:
-        message = "error: unexpected failure\n" + "".join(traceback.format_exception(exc)).rstrip()
+        # The traceback is for developers: it goes to the log (DEBUG, or the per-rank files).
+        logging.getLogger("bda_hpc").debug("traceback:\n%s", "".join(traceback.format_exception(exc)).rstrip())
+        message = f"error: unexpected {type(exc).__name__}: {exc} (traceback with --log-level DEBUG)"
     if not collective or comm.rank == 0:
         where = "" if collective or comm.size == 1 else f" [rank {comm.rank} of {comm.size}]"
         print(message.replace("error:", f"error{where}:", 1), file=sys.stderr, flush=True)

@@ -3,7 +3,6 @@ import textwrap
 import time
 
 import pytest
-
 from conftest import run_mpi
 
 STAGE = textwrap.dedent("""
@@ -52,5 +51,5 @@ def test_all_ok_raises_same_error_everywhere(comm):
     from bda_hpc.parallel import all_ok
 
     all_ok(comm, True, "fine")
-    with pytest.raises(BdaError, match="bad block on rank 1"):
+    with pytest.raises(BdaError, match=r"bad block \(on rank 1\)"):
         all_ok(comm, comm.rank != 1, "bad block")

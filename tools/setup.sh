@@ -58,7 +58,11 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
 fi
 
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; $PY -m venv "$VENV" || fail "venv" "'$PY -m venv' failed (install python3-venv)"; }
-PIP="$VENV/bin/python -m pip install -q --disable-pip-version-check"
+# pip warns about every absent local mirror folder on this kind of machine: keep only real messages.
+PIP=pip_install
+pip_install() {
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+}
 has() { "$VENV/bin/python" -c "$1" >/dev/null 2>&1; }
 
 $PIP --upgrade pip wheel >/dev/null || fail "pip" "upgrade failed"
