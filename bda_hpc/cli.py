@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
 from . import __version__
@@ -21,7 +20,8 @@ def common_options() -> argparse.ArgumentParser:
     """Options every sub-command accepts."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE.toml", help="TOML configuration (one table per stage)")
-    common.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (rank 0; others log warnings)")
+    common.add_argument("--log-level", default="INFO",
+                        help="DEBUG, INFO, WARNING or ERROR (rank 0; other ranks log warnings)")
     common.add_argument("--log-dir", metavar="DIR", help="also write one log file per rank into DIR")
     return common
 
@@ -41,11 +41,16 @@ def add_stage_options(parser: argparse.ArgumentParser, default_out: str) -> None
 
 
 def stage_modules():
-    import bda_hpc
+    """Every ``cli`` module of a bda_hpc package or sub-package, found on disk without importing packages."""
+    from pathlib import Path
 
-    for info in sorted(pkgutil.iter_modules(bda_hpc.__path__), key=lambda m: m.name):
-        if info.ispkg and importlib.util.find_spec(f"bda_hpc.{info.name}.cli") is not None:
-            yield importlib.import_module(f"bda_hpc.{info.name}.cli")
+    root = Path(__file__).resolve().parent
+    for cli_file in sorted(root.glob("*/**/cli.py")):
+        package_dir = cli_file.parent
+        chain = [package_dir, *package_dir.parents]
+        if all((d / "__init__.py").exists() for d in chain[: chain.index(root)]):
+            parts = package_dir.relative_to(root).parts
+            yield importlib.import_module(".".join(("bda_hpc", *parts, "cli")))
 
 
 def build_parser() -> argparse.ArgumentParser:
