@@ -126,14 +126,14 @@ class Grid:
         phis_p = u[self.slices["phis_p"]]
         return float(1.5 * phis_p[-1] - 0.5 * phis_p[-2])
 
-    def lithium_in_solid(self, u: np.ndarray) -> float:
-        """Moles of Li in both electrodes' particles (FV volume integral), per cell area."""
+    def lithium_in_solid(self, u: np.ndarray) -> tuple[float, float]:
+        """Moles of Li in the negative and in the positive particles (FV volume sums), per electrode area."""
         v, pv = self.split(u), self.params.values
-        total = 0.0
+        totals = []
         for name, key, nx, re in (("cs_n", "negative", self.nx_n, self.r_edges_n),
                                   ("cs_p", "positive", self.nx_p, self.r_edges_p)):
             shell = (re[1:] ** 3 - re[:-1] ** 3)  # fraction of the particle volume per shell
             per_x = v[name] @ shell  # mean concentration per x cell
             thick = pv[key]["thickness"]
-            total += pv[key]["active_fraction"] * thick / nx * per_x.sum()
-        return total
+            totals.append(pv[key]["active_fraction"] * thick / nx * per_x.sum())
+        return totals[0], totals[1]

@@ -34,6 +34,8 @@ DEFAULT_OPTIONS = {
     "snes_atol": "1e-10",
     "ksp_type": "preonly",
     "pc_type": "lu",
+    # CV steps put a zero on the diagonal of the I row; LU without pivoting needs it moved
+    "pc_factor_nonzeros_along_diagonal": "1e-12",
 }
 EVENT_NAMES = ("lower voltage cut-off", "upper voltage cut-off", "current below CV limit",
                "negative surface stoichiometry below the OCP range",
@@ -46,10 +48,11 @@ RANGE_EVENTS = set(range(3, 8))
 
 @dataclass
 class StepOutcome:
-    """Accepted states of one step and why it ended."""
+    """States at the output times of one step, (t, I, V) at every accepted step, and why it ended."""
 
     times: list = field(default_factory=list)
     states: list = field(default_factory=list)
+    fine: list = field(default_factory=list)
     reason: str = ""
 
 
@@ -133,8 +136,20 @@ class DfnSolver:
         u = U.array_r
         if not np.all(np.isfinite(u)):
             raise SolverError(f"cell solve: non-finite state at t = {t:g} s", collective=False)
-        self._out.times.append(float(t))
-        self._out.states.append(u.copy())
+        out = self._out
+        if step > 0:
+            out.fine.append((float(t), float(u[self.grid.slices["I"]][0]), self.kernel.voltage(u)))
+        if self._output_dt is None:
+            if step > 0:
+                out.times.append(float(t))
+                out.states.append(u.copy())
+            return
+        while self._next_out < t - 1e-9 * max(1.0, t):  # dense output from the BDF history
+            ts.interpolate(self._next_out, self._work)
+            out.times.append(self._next_out)
+            out.states.append(self._work.array_r.copy())
+            self._next_out += self._output_dt
+        self._last = (float(t), u.copy())
 
     # ---- driver ------------------------------------------------------------------------------
     def consistent(self, u: np.ndarray, plan: StepPlan, t_step: float = 0.0) -> np.ndarray:
@@ -159,14 +174,23 @@ class DfnSolver:
         raise SolverError(f"cell: no consistent initial state for step '{plan.label}' "
                           f"(algebraic residual {np.max(np.abs(res[a])):.3g} after 50 Newton steps)")
 
-    def run_step(self, u: np.ndarray, t0: float, plan: StepPlan, dt0: float = 1.0) -> StepOutcome:
-        """Integrate one step from state u at time t0 until its duration or an event."""
+    def run_step(self, u: np.ndarray, t0: float, plan: StepPlan, dt0: float = 1.0,
+                 output_dt: float | None = None) -> StepOutcome:
+        """Integrate one step from state u at time t0 until its duration or an event.
+
+        Outputs: every accepted step (output_dt None) or every output_dt seconds (interpolated)
+        plus the final state; the (t, I, V) trace of every accepted step is always kept."""
         PETSc = self.PETSc
         self._plan, self._t_start, self._fired = plan, t0, []
         u = self.consistent(u, plan)
-        self._out = StepOutcome(times=[t0], states=[u.copy()])
+        self._out = StepOutcome(times=[t0], states=[u.copy()],
+                                fine=[(t0, float(u[self.grid.slices["I"]][0]), self.kernel.voltage(u))])
+        self._output_dt, self._last = output_dt, None
+        if output_dt is not None:
+            self._next_out = t0 + output_dt
         ts = PETSc.TS().create(comm=PETSc.COMM_SELF)
         U = PETSc.Vec().createSeq(u.size)
+        self._work = U.duplicate()
         try:
             ts.setOptionsPrefix("dfn_")
             ts.setProblemType(PETSc.TS.ProblemType.NONLINEAR)
@@ -195,10 +219,14 @@ class DfnSolver:
             finally:
                 self.stage.pop()
             reason = ts.getConvergedReason()
+            if self._last is not None and self._last[0] > self._out.times[-1]:
+                self._out.times.append(self._last[0])
+                self._out.states.append(self._last[1])
             self._out.reason = self._describe(reason, ts.getTime())
         finally:
             ts.destroy()
             U.destroy()
+            self._work.destroy()
         return self._out
 
     def _describe(self, reason: int, t: float) -> str:
