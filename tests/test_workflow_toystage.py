@@ -6,7 +6,9 @@ It computes ``x = scale * value + sum of the upstream files' x`` so a test can
 check that numbers flowed along the graph, records how many MPI ranks it ran
 on, and appends ``<stage> <out-dir>`` to the file named by ``$TOY_LEDGER`` so a
 test can count which stages really ran. ``fail = true`` makes it fail with a
-bda_hpc error, ``sleep`` makes it slow (to kill it mid-run).
+bda_hpc error, ``sleep`` makes it slow, and while the file named by
+``$TOY_HOLD`` exists a stage with ``hold = true`` waits (to kill a run mid-stage
+without changing its config).
 
 Also holds the helpers the workflow tests share to write pipelines and read results.
 """
@@ -32,6 +34,7 @@ class ToyConfig:
     scale: float = 1.0
     fail: bool = False
     sleep: float = 0.0
+    hold: bool = False
 
 
 def toy_main(argv=None) -> int:
@@ -57,6 +60,8 @@ def toy_main(argv=None) -> int:
             with open(os.environ["TOY_LEDGER"], "a") as fh:
                 fh.write(f"{cfg.name} {args.out_dir}\n")
         time.sleep(cfg.sleep)
+        while cfg.hold and os.path.exists(os.environ.get("TOY_HOLD", "")):
+            time.sleep(0.2)
         if cfg.fail:
             raise InputError("toy: configured to fail (toy.fail = true)", collective=True)
         upstream = sum(read_params(p, comm).require("x", units="m") for p in args.params)

@@ -25,6 +25,19 @@ from ..launch import mpiexec_command
 from .plan import Plan, PlannedStage
 from .state import DONE, FAILED, RUNNING, Record, fingerprint, output_hashes, part_name, write_record
 
+# What an MPI process inherits from its launcher (or sets itself as an Open MPI singleton). A stage's
+# own mpiexec that sees these believes it runs inside another job and fails without a word.
+LAUNCHER_VARIABLES = ("PMIX_", "ORTE_", "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix", "OMPI_APP_CTX",
+                      "OMPI_COMM_WORLD", "OMPI_UNIVERSE_SIZE", "OMPI_FILE_LOCATION", "OMPI_NUM_APP_CTX",
+                      "OMPI_FIRST_RANKS", "OMPI_ARGV", "OMPI_COMMAND", "OMPI_MCA_initial_wdir")
+
+
+def launch_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without the variables of the MPI job it may be part of."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARIABLES)}
+    env.update(extra)
+    return env
+
 
 class Terminated(Exception):
     pass
@@ -64,7 +77,8 @@ def missing_outputs(stage: PlannedStage, case: int | None) -> str:
                 continue   # an HDF5 output that is not a parameter file (fields, a model)
     lacking = [p for p in stage.provides if p not in found]
     if lacking:
-        return f"its outputs lack the declared parameter(s) {', '.join(lacking)} (they hold: {', '.join(sorted(found))})"
+        return (f"its outputs lack the declared parameter(s) {', '.join(lacking)} "
+                f"(they hold: {', '.join(sorted(found))})")
     return ""
 
 
@@ -75,7 +89,7 @@ def stage_command(stage: PlannedStage, case: int | None) -> list[str]:
 
 def _run_stage(stage: PlannedStage, case: int | None, log: Path) -> tuple[int, str]:
     stage.case_dir(case).mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = launch_environment(PYTHONUNBUFFERED="1")
     with log.open("w") as fh:
         fh.write("$ " + " ".join(stage_command(stage, case)) + "\n")
         fh.flush()
@@ -102,8 +116,10 @@ def run_job(run_dir: Path, stage_name: str, case: int | None = None, gather: boo
     part = part_name(case, gather)
     log = log_path(run_dir, stage_name, part)
     log.parent.mkdir(parents=True, exist_ok=True)
+    array_task = f"{os.environ.get('SLURM_ARRAY_JOB_ID')}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
     record = Record(stage=stage_name, part=part, status=RUNNING, fingerprint=fingerprint(stage, case, gather),
-                    log=str(log), job_id=os.environ.get("SLURM_JOB_ID", ""), host=socket.gethostname(),
+                    log=str(log), job_id=array_task if "SLURM_ARRAY_JOB_ID" in os.environ
+                    else os.environ.get("SLURM_JOB_ID", ""), host=socket.gethostname(),
                     pid=os.getpid(), started=time.time())
     write_record(run_dir, record)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

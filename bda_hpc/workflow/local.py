@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BdaError
+from .job import launch_environment
 from .plan import Plan, PlannedStage
 from .state import CANCELLED, DONE, FAILED, fingerprint, part_name, read_record, up_to_date, update_record
 
@@ -143,14 +144,12 @@ class LocalExecutor:
         return self.cores - sum(part.ranks for part, _ in self.children.values())
 
     def _launch_fitting(self) -> None:
-        for name, progress in self.progress.items():
+        for progress in self.progress.values():
             while progress.pending and progress.pending[0].ranks <= self._free_cores():
                 part = progress.pending.pop(0)
                 cmd = [sys.executable, "-m", "bda_hpc.workflow.job", str(self.run_dir), part.stage.name]
                 cmd += ["--gather"] if part.gather else ([] if part.case is None else ["--case", str(part.case)])
-                # os.environ, not the inherited C environment: the driver's MPI singleton has added
-                # OMPI_*/PMIX_* variables there, and an mpiexec that sees them fails without a word.
-                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=dict(os.environ))
+                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=launch_environment())
                 self.children[proc] = (part, time.monotonic())
                 progress.running += 1
                 self.say(f"start {part.label} ({part.ranks} rank{'s' if part.ranks > 1 else ''})")

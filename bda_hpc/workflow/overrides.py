@@ -15,8 +15,9 @@ a ConfigError naming the key.
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from ..config import from_dict, read_toml
 from ..errors import ConfigError

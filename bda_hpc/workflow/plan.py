@@ -217,7 +217,7 @@ def make_plan(spec: PipelineSpec, spec_path: Path, run_dir: Path, cores: int = 0
     producers = _producers(spec, spec_path)
     upstream: dict[str, list[str]] = {}
     inputs: dict[str, list[str]] = {}
-    for i, stage in enumerate(spec.stage):
+    for stage in spec.stage:
         where = f"{spec_path}: stage {stage.name!r}"
         upstream[stage.name], inputs[stage.name] = [], []
         for read in stage.reads:

@@ -191,7 +191,7 @@ def _plot_timeline(run_dir: Path, plan: Plan, out: Path) -> str | None:
     plt = _pyplot()
     t0 = min(b[1] for b in bars)
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.3 * len(bars)))
-    for i, (label, start, end, ok) in enumerate(bars):
+    for i, (_, start, end, ok) in enumerate(bars):
         ax.barh(i, end - start, left=start - t0, color="tab:blue" if ok else "tab:red")
     ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
     ax.invert_yaxis()

@@ -21,6 +21,7 @@ from pathlib import Path
 from string import Template
 
 from ..errors import BdaError, ConfigError
+from .job import launch_environment
 from .plan import Plan, PlannedStage
 from .spec import SlurmOptions
 from .state import RUNNING, SUBMITTED, fingerprint, part_name, read_record, up_to_date, update_record
@@ -39,8 +40,8 @@ def require_slurm() -> None:
 
 
 def _slurm(cmd: list[str], what: str) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    try:   # sbatch hands its environment to the job: not the driver's MPI variables
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=launch_environment())
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BdaError(f"{what}: {' '.join(cmd)} failed: {exc}", collective=True) from None
     if out.returncode != 0:
@@ -84,7 +85,8 @@ def scheduler_states(job_ids: set[str]) -> dict[str, tuple[str, str]]:
             found[jid] = (fields["JobState"], "" if reason == "None" else f"{reason}, exit {fields.get('ExitCode')}")
     rest = job_ids - set(found)
     if rest:
-        for line in _query(["sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", ",".join(rest)]).splitlines():
+        sacct = ["sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", ",".join(rest)]
+        for line in _query(sacct).splitlines():
             jid, state, code = (line.split("|") + ["", ""])[:3]
             if jid in rest:
                 found[jid] = (state.split()[0], f"exit {code}")
@@ -112,13 +114,14 @@ class SlurmExecutor:
         self.workdir = Path(workdir or os.getcwd()).resolve()
         self.jobs_dir = self.run_dir / "jobs"
 
-    def _render(self, template: str, name: str, stage: PlannedStage | None, **values) -> Path:
+    def _render(self, template: str, name: str, resources: PlannedStage | None, **values) -> Path:
+        """Fill a template from jobscripts/; ``resources`` gives ranks/time/memory (None: a 1-core helper job)."""
         extra = [f"#SBATCH --partition={self.options.partition}"] if self.options.partition else []
         extra += [f"#SBATCH --account={self.options.account}"] if self.options.account else []
         extra += [f"#SBATCH {arg}" for arg in self.options.sbatch_args]
         text = Template((JOBSCRIPTS / template).read_text()).substitute(
-            job_name=f"{self.plan.name}-{name}", ranks=stage.ranks if stage else 1,
-            time=stage.time if stage else "00:10:00", memory=stage.memory if stage else "1G",
+            job_name=f"{self.plan.name}-{name}", ranks=resources.ranks if resources else 1,
+            time=resources.time if resources else "00:10:00", memory=resources.memory if resources else "1G",
             log_dir=shlex.quote(str(self.run_dir / "logs")), sbatch_extra="\n".join(extra),
             setup="\n".join(self.options.setup), workdir=shlex.quote(str(self.workdir)),
             python=shlex.quote(sys.executable), run_dir=shlex.quote(str(self.run_dir)), **values)
@@ -168,6 +171,7 @@ class SlurmExecutor:
     def submit(self, report: bool = True) -> dict[str, str]:
         """Submit every stage that is not up to date; returns stage -> job id ('' when skipped)."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "logs").mkdir(exist_ok=True)     # SLURM cannot start a job whose --output dir is missing
         jobs: dict[str, str] = {}
         for stage in self.plan.stages.values():
             after = [jobs[up] for up in stage.upstream if jobs.get(up)]
@@ -186,6 +190,7 @@ class SlurmExecutor:
     def submit_single_allocation(self, spec_path: Path, cores: int) -> str:
         """The whole pipeline as one job running the local executor; its time limit is the sum of the stages'."""
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "logs").mkdir(exist_ok=True)
         script = Template((JOBSCRIPTS / "pipeline.sbatch").read_text()).substitute(
             job_name=self.plan.name, cores=cores, time=sum(_minutes(s.time) for s in self.plan.stages.values()),
             log_dir=shlex.quote(str(self.run_dir / "logs")),

@@ -36,7 +36,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from ..config import from_dict, read_toml
 from ..errors import ConfigError
@@ -93,7 +93,7 @@ class StageSpec:
     ranks: int = 1
     time: str = "00:30:00"
     memory: str = "2G"
-    sweep: Optional[SweepSpec] = None
+    sweep: SweepSpec | None = None
 
     def validate(self) -> list[str]:
         problems = []

@@ -105,5 +105,6 @@ def format_status(rows: list[StageStatus]) -> str:
         lines.append(f"{r.name:<16} {r.state:<10} {r.parts_done:>3}/{r.parts:<3} {elapsed:>9}  {','.join(r.job_ids)}")
     for r in rows:
         if r.state in (FAILED, CANCELLED):
-            lines.append(f"{r.name} {r.state}: {r.reason}" + (f"\n  log: {r.log}" if r.log and r.state == FAILED else ""))
+            log_line = f"\n  log: {r.log}" if r.log and r.state == FAILED else ""
+            lines.append(f"{r.name} {r.state}: {r.reason}{log_line}")
     return "\n".join(lines)
