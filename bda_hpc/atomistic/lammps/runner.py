@@ -1,0 +1,110 @@
+"""Run LAMMPS as a child process, stream its thermo output, read logs and dumps back.
+
+LAMMPS errors ("ERROR: ..." lines, a non-zero exit) become one SolverError carrying the
+LAMMPS message, or InputError when the message is about the input (unknown style, bad
+pair_coeff, missing file).
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ...errors import InputError, SolverError
+from .environment import LammpsEnv
+
+log = logging.getLogger("bda_hpc.md")
+INPUT_ERRORS = ("pair_coeff", "Unrecognized", "Cannot open", "plugin", "Illegal", "Unknown", "compiled for")
+
+
+@dataclass
+class ThermoParser:
+    """Incremental parser of LAMMPS screen/log output: thermo blocks ("Step ..." to "Loop time")."""
+
+    blocks: list = field(default_factory=list)   # one dict {column: list} per run command
+    errors: list = field(default_factory=list)
+    _columns: list | None = None
+
+    def feed(self, line: str) -> dict | None:
+        """Consume one line; returns the thermo row (dict) when the line was one."""
+        words = line.split()
+        if line.startswith("ERROR") or line.startswith("MPI_ABORT"):
+            self.errors.append(line.strip())
+        if words and words[0] == "Step":
+            self._columns = words
+            self.blocks.append({c: [] for c in words})
+            return None
+        if self._columns is None or not words:
+            return None
+        if words[0] == "Loop" or len(words) != len(self._columns):
+            self._columns = None if words[0] == "Loop" else self._columns
+            return None
+        try:
+            values = [float(w) for w in words]
+        except ValueError:
+            return None
+        row = dict(zip(self._columns, values))
+        for c, v in row.items():
+            self.blocks[-1][c].append(v)
+        return row
+
+    def table(self) -> dict[str, np.ndarray]:
+        """All thermo rows of all runs, concatenated (a row repeated at a run boundary is dropped)."""
+        out: dict[str, list] = {}
+        for block in self.blocks:
+            steps = out.get("Step", [])
+            start = 1 if steps and block["Step"] and block["Step"][0] == steps[-1] else 0
+            for c, values in block.items():
+                out.setdefault(c, []).extend(values[start:])
+        return {c: np.array(v) for c, v in out.items()}
+
+
+def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1,
+               progress: Callable[[dict], None] | None = None, timeout: float | None = None) -> dict:
+    """Run ``script`` in ``workdir`` on ``nprocs`` ranks; returns the thermo table (numpy columns).
+
+    Every thermo row is passed to ``progress`` as it appears (stdout is line-buffered by -nonbuf).
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "in.lmp").write_text(script)
+    cmd = [*env.command(nprocs, "in.lmp", "log.lammps"), "-nonbuf"]
+    parser = ThermoParser()
+    tail: list[str] = []
+    start = time.monotonic()
+    with subprocess.Popen(cmd, cwd=workdir, env=env.environ(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as proc:
+        for line in proc.stdout:
+            tail = (tail + [line])[-40:]
+            row = parser.feed(line)
+            if row is not None and progress is not None:
+                progress(row)
+            if timeout and time.monotonic() - start > timeout:
+                proc.kill()
+                raise SolverError(f"LAMMPS in {workdir} ran past {timeout:.0f} s and was stopped")
+        rc = proc.wait()
+    if rc != 0 or parser.errors:
+        message = parser.errors[0] if parser.errors else "".join(tail[-15:])
+        kind = InputError if any(k in message for k in INPUT_ERRORS) else SolverError
+        raise kind(f"LAMMPS failed in {workdir} (exit {rc}): {message}")
+    return parser.table()
+
+
+def read_dump(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Last frame of a `dump custom` text file: (box bounds rows, {column: array sorted by id})."""
+    lines = Path(path).read_text().splitlines()
+    starts = [k for k, line in enumerate(lines) if line.startswith("ITEM: TIMESTEP")]
+    if not starts:
+        raise SolverError(f"{path}: no frame in dump file")
+    frame = lines[starts[-1]:]
+    natoms = int(frame[3])
+    box = np.array([[float(w) for w in frame[5 + k].split()] for k in range(3)])
+    columns = frame[8].split()[2:]
+    data = np.array([[float(w) for w in line.split()] for line in frame[9:9 + natoms]]).reshape(natoms, -1)
+    data = data[np.argsort(data[:, columns.index("id")])] if "id" in columns else data
+    return box, {c: data[:, k] for k, c in enumerate(columns)}
