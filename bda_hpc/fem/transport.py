@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
+from ..io.fields import Block
 from . import q1
 from .assembly import assemble, assemble_fv, ghosted_elements, log_event
 from .grid import VoxelGrid
@@ -60,6 +61,8 @@ class TransportResult:
     assemble_s: float
     solve_s: float
     percolates: bool
+    solution: np.ndarray | None = None  # this rank's part of u, with ``block`` (keep_solution=True)
+    block: Block | None = None
 
     @property
     def conservation_error(self) -> float:
@@ -111,8 +114,11 @@ def _dirichlet_nodes(grid: VoxelGrid, axis: int) -> np.ndarray:
 
 
 def effective_conductivity(comm, sigma: np.ndarray, axis: int, spacing=(1.0, 1.0, 1.0),
-                           solver_options=None, scheme: str = "q1") -> TransportResult:
-    """Effective conductivity along ``axis`` of the replicated voxel field ``sigma`` (all ranks alike)."""
+                           solver_options=None, scheme: str = "q1", keep_solution: bool = False) -> TransportResult:
+    """Effective conductivity along ``axis`` of the replicated voxel field ``sigma`` (all ranks alike).
+
+    ``keep_solution`` returns this rank's part of the potential (Q1 nodes or FV cells) and its block.
+    """
     if scheme not in SCHEMES:
         raise InputError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}", collective=True)
     sigma = np.asarray(sigma, dtype=np.float64)
@@ -127,7 +133,10 @@ def effective_conductivity(comm, sigma: np.ndarray, axis: int, spacing=(1.0, 1.0
         return TransportResult(axis, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False)
     sigma = np.where(through, sigma, 0.0)
     fv = scheme == "fv"
-    grid = VoxelGrid(comm, sigma.shape, spacing, cell_centred=fv)
+    # Assemble in units of the largest voxel edge: sigma_eff does not depend on the length unit, and
+    # metre-sized entries (1e-7) would trip the solver's divergence test against the initial residual.
+    physical = tuple(float(hd) for hd in spacing)
+    grid = VoxelGrid(comm, sigma.shape, tuple(hd / max(physical) for hd in physical), cell_centred=fv)
     solver = LinearSolver(comm, solver_options)
     n = grid.voxels[axis]
     A = b = x = None
@@ -146,6 +155,7 @@ def effective_conductivity(comm, sigma: np.ndarray, axis: int, spacing=(1.0, 1.0
             sigma_g = ghosted_elements(grid, sigma)
             face_current = _face_current_fv if fv else _face_current
             currents = comm.allreduce(np.array([face_current(grid, sigma_g, u_g, axis, side) for side in (0, 1)]))
+        solution = grid.owned_array(x).copy() if keep_solution else None
     finally:
         for obj in (A, b, x):
             if obj is not None:
@@ -159,8 +169,10 @@ def effective_conductivity(comm, sigma: np.ndarray, axis: int, spacing=(1.0, 1.0
     sigma_eff = current * length / area  # du = 1
     LOG.info("direction %s: sigma_eff %.6g, %d iterations, assemble %.2f s, solve %.2f s",
              AXIS_NAMES[axis], sigma_eff, info.iterations, t1 - t0, t2 - t1)
+    block = Block(grid.nodes, tuple(o.start for o in grid.owned), grid.owned_shape, physical,
+                  tuple(0.5 * hd if fv else 0.0 for hd in physical)) if keep_solution else None
     return TransportResult(axis, float(sigma_eff), float(currents[0]), float(currents[1]), info.iterations,
-                           t1 - t0, t2 - t1, True)
+                           t1 - t0, t2 - t1, True, solution, block)
 
 
 @dataclass
@@ -173,10 +185,10 @@ class Tortuosity:
 
 
 def tortuosity(comm, mask: np.ndarray, axis: int, spacing=(1.0, 1.0, 1.0), solver_options=None,
-               scheme: str = "q1") -> Tortuosity:
+               scheme: str = "q1", keep_solution: bool = False) -> Tortuosity:
     """Tortuosity factor of the phase ``mask`` (True where conducting, unit conductivity) along ``axis``."""
     mask = np.asarray(mask, dtype=bool)
     eps = float(mask.mean())
-    res = effective_conductivity(comm, mask.astype(np.float64), axis, spacing, solver_options, scheme)
+    res = effective_conductivity(comm, mask.astype(np.float64), axis, spacing, solver_options, scheme, keep_solution)
     tau = eps / res.sigma_eff if res.sigma_eff > 0 else float("inf")
     return Tortuosity(axis, eps, tau, res.sigma_eff, res)
