@@ -17,9 +17,8 @@ cdef double FARADAY = 96485.33212
 cdef double GAS = 8.314462618
 
 
-cdef inline double interp(const double[::1] y, double x0, double dx, double x) noexcept nogil:
+cdef inline double interp(const double* y, Py_ssize_t n, double x0, double dx, double x) noexcept nogil:
     """Linear interpolation on a uniform table, clamped at the ends (as np.interp)."""
-    cdef Py_ssize_t n = y.shape[0]
     cdef double s = (x - x0) / dx
     cdef Py_ssize_t i
     if s <= 0.0:
@@ -62,7 +61,9 @@ cdef class DfnKernel:
     cdef public int control
     cdef public double setpoint
     # work arrays
-    cdef double[::1] f, aj, eta, ie, js, f0, f1, up, udp
+    cdef double[::1] f, aj, eta, ie, js, f0, f1, up, udp, kap_node, De_node
+    # particle shells (dimensionless radius): r^2 at outer edges and 1/volume, per electrode
+    cdef double[::1] r2_n, r2_p, inv_vol_n, inv_vol_p
 
     def __init__(self, dict d):
         cdef int k
@@ -104,6 +105,15 @@ cdef class DfnKernel:
         self.f1 = np.zeros(self.size)
         self.up = np.zeros(self.size)
         self.udp = np.zeros(self.size)
+        self.kap_node = np.zeros(self.nx)
+        self.De_node = np.zeros(self.nx)
+        self.r2_n, self.inv_vol_n = self._shells(self.nrn)
+        self.r2_p, self.inv_vol_p = self._shells(self.nrp)
+
+    @staticmethod
+    def _shells(int nr):
+        edges = np.linspace(0.0, 1.0, nr + 1)
+        return np.ascontiguousarray(edges[1:] ** 2), np.ascontiguousarray(3.0 / (edges[1:] ** 3 - edges[:-1] ** 3))
 
     cdef double voltage_c(self, const double[::1] u) noexcept nogil:
         return 1.5 * u[self.o_phisp + self.nxp - 1] - 0.5 * u[self.o_phisp + self.nxp - 2]
@@ -121,9 +131,12 @@ cdef class DfnKernel:
         cdef double hh = self.h[x_first]
         cdef double D = self.Ds[k] * arrhenius(self.Ea_Ds[k], T, self.T_ref)
         cdef double jfac = self.mref[k] * arrhenius(self.Ea_j[k], T, self.T_ref)
-        cdef double dr = 1.0 / nr
+        cdef double inv_dr = <double> nr
+        cdef double inv_R2 = 1.0 / (self.radius[k] * self.radius[k])
+        cdef double[::1] r2 = self.r2_n if k == 0 else self.r2_p
+        cdef double[::1] inv_vol = self.inv_vol_n if k == 0 else self.inv_vol_p
         cdef double i_cc = u[self.o_I] / self.area
-        cdef double cs_surf, ocp, j0, eta, j, ce, flux_in, flux_out, r_in, r_out, vol, grad
+        cdef double cs_surf, ocp, j0, eta, j, ce, flux_in, flux_out
         cdef double i_left, i_right, i_s_mid
         cdef int i, m, base, xi
         for i in range(nxk):
@@ -131,9 +144,9 @@ cdef class DfnKernel:
             base = ocs + i * nr
             cs_surf = 1.5 * u[base + nr - 1] - 0.5 * u[base + nr - 2]
             if k == 0:
-                ocp = interp(self.ocp_n, self.ocp_n_x0, self.ocp_n_dx, cs_surf / self.cmax[0])
+                ocp = interp(&self.ocp_n[0], self.ocp_n.shape[0], self.ocp_n_x0, self.ocp_n_dx, cs_surf / self.cmax[0])
             else:
-                ocp = interp(self.ocp_p, self.ocp_p_x0, self.ocp_p_dx, cs_surf / self.cmax[1])
+                ocp = interp(&self.ocp_p[0], self.ocp_p.shape[0], self.ocp_p_x0, self.ocp_p_dx, cs_surf / self.cmax[1])
             ocp = ocp + (T - self.T_ref) * self.dUdT[k]
             ce = u[self.o_ce + xi]
             j0 = jfac * sqrt(ce) * sqrt(cs_surf) * sqrt(self.cmax[k] - cs_surf)
@@ -144,15 +157,11 @@ cdef class DfnKernel:
             # particle shells: dimensionless r, flux -D dc/dr * r^2 on shell edges
             flux_in = 0.0
             for m in range(nr):
-                r_in = m * dr
-                r_out = (m + 1) * dr
                 if m < nr - 1:
-                    grad = (u[base + m + 1] - u[base + m]) / dr
+                    flux_out = -D * (u[base + m + 1] - u[base + m]) * inv_dr * r2[m]
                 else:
-                    grad = -j * self.radius[k] / (FARADAY * D)
-                flux_out = -D * grad * r_out * r_out
-                vol = (r_out * r_out * r_out - r_in * r_in * r_in) / 3.0
-                self.f[base + m] = -(flux_out - flux_in) / vol / (self.radius[k] * self.radius[k])
+                    flux_out = j * self.radius[k] / FARADAY  # -D * (-j R / (F D)) * 1^2
+                self.f[base + m] = -(flux_out - flux_in) * inv_vol[m] * inv_R2
                 flux_in = flux_out
         # solid current on edges: phi_s = 0 at x = 0 (ghost node) / i_s = i_cc at x = L
         for i in range(nxk + 1):
@@ -176,7 +185,7 @@ cdef class DfnKernel:
         cdef double chi0 = 2.0 * (1.0 - self.tplus) * self.tdf * GAS * T / FARADAY
         cdef double fk = arrhenius(self.Ea_kappa, T, self.T_ref)
         cdef double fD = arrhenius(self.Ea_De, T, self.T_ref)
-        cdef double c1, c2, k1, k2, d1, d2, b, kap, chi, Deff, grad_ce, grad_phie, ne_left, ne_right
+        cdef double c1, c2, b, kap, chi, Deff, grad_ce, grad_phie, ne_left, ne_right
         cdef double grad_prev = 0.0, gp_mid, ie_mid
         cdef int i, e
         for i in range(self.nx):
@@ -184,6 +193,10 @@ cdef class DfnKernel:
             self.eta[i] = 0.0
         self.electrode(0, u, T, &heat)
         self.electrode(1, u, T, &heat)
+        for i in range(self.nx):
+            c1 = u[self.o_ce + i]
+            self.kap_node[i] = interp(&self.kappa_tab[0], self.kappa_tab.shape[0], self.kappa_x0, self.kappa_dx, c1) * fk * self.tor_e[i]
+            self.De_node[i] = interp(&self.De_tab[0], self.De_tab.shape[0], self.De_x0, self.De_dx, c1) * fD * self.tor_e[i]
         self.ie[0] = 0.0
         self.ie[self.nx] = 0.0
         ne_left = 0.0
@@ -192,13 +205,9 @@ cdef class DfnKernel:
                 c1 = u[self.o_ce + e - 1]
                 c2 = u[self.o_ce + e]
                 b = self.beta[e - 1]
-                k1 = interp(self.kappa_tab, self.kappa_x0, self.kappa_dx, c1) * fk * self.tor_e[e - 1]
-                k2 = interp(self.kappa_tab, self.kappa_x0, self.kappa_dx, c2) * fk * self.tor_e[e]
-                kap = (1.0 - b) * k1 + b * k2
-                chi = 1.0 / (b * c1 / chi0 + (1.0 - b) * c2 / chi0)
-                d1 = interp(self.De_tab, self.De_x0, self.De_dx, c1) * fD * self.tor_e[e - 1]
-                d2 = interp(self.De_tab, self.De_x0, self.De_dx, c2) * fD * self.tor_e[e]
-                Deff = 1.0 / (b / d1 + (1.0 - b) / d2)
+                kap = (1.0 - b) * self.kap_node[e - 1] + b * self.kap_node[e]
+                chi = chi0 / (b * c1 + (1.0 - b) * c2)
+                Deff = 1.0 / (b / self.De_node[e - 1] + (1.0 - b) / self.De_node[e])
                 grad_ce = (c2 - c1) / self.d_nodes[e - 1]
                 grad_phie = (u[self.o_phie + e] - u[self.o_phie + e - 1]) / self.d_nodes[e - 1]
                 self.ie[e] = kap * (chi * grad_ce - grad_phie)

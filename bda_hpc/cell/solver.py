@@ -25,11 +25,16 @@ log = logging.getLogger("bda_hpc.cell")
 
 DEFAULT_OPTIONS = {
     "ts_type": "bdf",
-    "ts_bdf_order": "2",
+    "ts_bdf_order": "3",
     "ts_adapt_dt_max": "60",
     "snes_type": "newtonls",
     "snes_linesearch_type": "basic",
     "snes_max_it": "10",
+    # the Jacobian changes slowly along a discharge: rebuild it (and its LU) every 3rd Newton step
+    "snes_lag_jacobian": "3",
+    "snes_lag_jacobian_persists": "true",
+    "snes_lag_preconditioner": "3",
+    "snes_lag_preconditioner_persists": "true",
     "snes_rtol": "1e-10",
     "snes_atol": "1e-10",
     "ksp_type": "preonly",
