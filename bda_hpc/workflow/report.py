@@ -244,6 +244,10 @@ def write_report(run_dir: str | Path) -> Path:
         doc.image(timeline, "Where the wall time went: one bar per stage run")
     files = _parameter_files(plan)
     producers = {str(p): f"stage {name}" for name, p in files}
+    for stage in plan.stages.values():       # the runs a sweep table was gathered from
+        for case in range(len(stage.cases or [])):
+            for name in stage.outputs:
+                producers[str(stage.case_dir(case) / name)] = f"stage {stage.name}, case {case}"
     for name, path in files:
         try:
             ps = read_params(path)
