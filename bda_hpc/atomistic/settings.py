@@ -71,8 +71,8 @@ class PropertiesSettings:
     vacuum: float = 12.0                 # Å
     fmax: float = 0.005                  # eV/Å, relaxation tolerance
     neb_images: int = 5
-    md_temperatures: list[float] = field(default_factory=lambda: [600.0, 700.0, 800.0, 900.0])
-    md_supercell: int = 4                # bcc cubic repeats for diffusion MD, one vacancy
+    md_temperatures: list[float] = field(default_factory=lambda: [250.0, 300.0, 350.0, 400.0])  # below melting (454 K)
+    md_supercell: int = 3                # bcc cubic repeats for diffusion MD, one vacancy
     md_time_ps: float = 20.0
     md_timestep_fs: float = 2.0
     md_equilibration_ps: float = 2.0

@@ -65,8 +65,9 @@ class ThermoParser:
 
 
 def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1,
-               progress: Callable[[dict], None] | None = None, timeout: float | None = None) -> dict:
-    """Run ``script`` in ``workdir`` on ``nprocs`` ranks; returns the thermo table (numpy columns).
+               progress: Callable[[dict], None] | None = None, timeout: float | None = None, table: bool = True):
+    """Run ``script`` in ``workdir`` on ``nprocs`` ranks; returns the thermo table (numpy columns),
+    or with ``table=False`` the parser (its ``blocks``: one thermo dict per `run` command).
 
     Every thermo row is passed to ``progress`` as it appears (stdout is line-buffered by -nonbuf).
     """
@@ -92,7 +93,7 @@ def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1
         message = parser.errors[0] if parser.errors else "".join(tail[-15:])
         kind = InputError if any(k in message for k in INPUT_ERRORS) else SolverError
         raise kind(f"LAMMPS failed in {workdir} (exit {rc}): {message}")
-    return parser.table()
+    return parser.table() if table else parser
 
 
 def read_dump(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -1,7 +1,8 @@
-"""Energy, per-atom energies, forces and stress of structures computed by LAMMPS (run 0).
+"""Energies, per-atom energies, forces and stress of structures computed by LAMMPS (run 0).
 
-The cross-check of the plugin against the Python/ASE path, and the test-set evaluation of
-any LAMMPS potential (the SNAP peer in the benchmark) use this.
+All structures go through one LAMMPS process (one `clear` + `run 0` block each), so a test
+set costs one launch. The cross-check of the plugin against the Python/ASE path and the
+test-set errors of any LAMMPS potential (the SNAP peer in the benchmark) use this.
 """
 from __future__ import annotations
 
@@ -23,34 +24,63 @@ class LammpsResult:
     stress: np.ndarray      # (6,) ASE Voigt xx yy zz yz xz xy, eV/Å^3, caller's frame
 
 
-SCRIPT = """units metal
+BLOCK = """clear
+units metal
 atom_style atomic
 atom_modify map array sort 0 0.0
 boundary {boundary}
-read_data structure.data
+read_data {data}
 {potential}neighbor 1.0 bin
 compute peatom all pe/atom
 compute virial all pressure NULL virial
-thermo_style custom step pe c_virial[1] c_virial[2] c_virial[3] c_virial[4] c_virial[5] c_virial[6] vol
+thermo_style custom step pe c_virial[1] c_virial[2] c_virial[3] c_virial[4] c_virial[5] c_virial[6]
 thermo_modify format float %.17g
-dump forces all custom 1 forces.dump id type fx fy fz c_peatom
+dump forces all custom 1 {dump} id type fx fy fz c_peatom
 dump_modify forces format float %.17g sort id
 run 0
+undump forces
 """
 
 
-def lammps_single_point(env: LammpsEnv, atoms, elements: list[str], potential: str, workdir: str | Path,
-                        nprocs: int = 1) -> LammpsResult:
-    """``potential``: the pair_style/pair_coeff lines (inputs.nnp_potential or inputs.snap_potential)."""
+def lammps_single_points(env: LammpsEnv, structures: list, elements: list[str], potential: str,
+                         workdir: str | Path, nprocs: int = 1) -> list[LammpsResult]:
+    """``structures``: ASE atoms; ``potential``: pair lines (inputs.nnp_potential / inputs.snap_potential)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    frame = write_data(workdir / "structure.data", atoms, elements)
-    thermo = run_lammps(env, SCRIPT.format(boundary=boundary(atoms.pbc), potential=potential), workdir, nprocs)
-    _box, cols = read_dump(workdir / "forces.dump")
+    frames, blocks = [], []
+    for k, atoms in enumerate(structures):
+        frames.append(write_data(workdir / f"s{k}.data", atoms, elements))
+        blocks.append(BLOCK.format(boundary=boundary(atoms.pbc), data=f"s{k}.data", potential=potential,
+                                   dump=f"s{k}.dump"))
+    parser = run_lammps(env, "".join(blocks), workdir, nprocs, table=False)
+    return [_result(frame, block, workdir / f"s{k}.dump") for k, (frame, block) in enumerate(zip(frames, parser.blocks))]
+
+
+def _result(frame, thermo: dict, dump: Path) -> LammpsResult:
+    _box, cols = read_dump(dump)
     forces = frame.forces_to_caller(np.column_stack([cols["fx"], cols["fy"], cols["fz"]]))
     # c_virial = W / V in bar (LAMMPS scales by nktv2p); ASE stress = -W / V in eV/Å^3
-    p = np.array([thermo[f"c_virial[{k}]"][-1] for k in range(1, 7)]) / NKTV2P_METAL
-    pxx, pyy, pzz, pxy, pxz, pyz = p
+    pxx, pyy, pzz, pxy, pxz, pyz = (thermo[f"c_virial[{k}]"][-1] / NKTV2P_METAL for k in range(1, 7))
     tensor = frame.tensor_to_caller(-np.array([[pxx, pxy, pxz], [pxy, pyy, pyz], [pxz, pyz, pzz]]))
     stress = np.array([tensor[0, 0], tensor[1, 1], tensor[2, 2], tensor[1, 2], tensor[0, 2], tensor[0, 1]])
     return LammpsResult(float(thermo["PotEng"][-1]), cols["c_peatom"], forces, stress)
+
+
+def max_relative_differences(results: list[LammpsResult], reference: list, force_floor: float = 1e-2,
+                             stress_floor: float = 1e-5) -> dict[str, float]:
+    """Worst relative difference of energy, per-atom energies, forces and stress over structures.
+
+    ``reference``: objects with energy, energies, forces, stress (NNPResult / ASE results). Forces
+    are relative to the structure's largest reference force, stress to its largest component,
+    floored (eV/Å, eV/Å^3) because symmetric structures have forces that vanish up to round-off.
+    """
+    worst = dict(energy=0.0, energies=0.0, forces=0.0, stress=0.0)
+    for got, ref in zip(results, reference, strict=True):
+        e_scale = max(abs(ref.energy), 1e-12)
+        worst["energy"] = max(worst["energy"], abs(got.energy - ref.energy) / e_scale)
+        worst["energies"] = max(worst["energies"], np.abs(got.energies - ref.energies).max() * len(got.energies) / e_scale)
+        worst["forces"] = max(worst["forces"], np.abs(got.forces - ref.forces).max()
+                              / max(np.abs(ref.forces).max(), force_floor))
+        worst["stress"] = max(worst["stress"], np.abs(got.stress - ref.stress).max()
+                              / max(np.abs(ref.stress).max(), stress_floor))
+    return worst
