@@ -174,6 +174,8 @@ def run_stage(comm, config_path, out_dir) -> Path:
         write_fields(out / "potential_x.h5", {"potential": x_solve.solution}, x_solve.block, comm)
     if comm.rank == 0:
         potential = _cell_potential(comm, x_solve, labels.shape)
+        if potential is not None:
+            potential[~mask] = np.nan  # outside the transport phase
         slices_png(out / "electrode_slices.png", labels, potential, voxel_size)
         bruggeman_png(out / "bruggeman.png", *zip(*usable), b)
     else:
