@@ -217,6 +217,6 @@ class Trainer:
             if self.bad_epochs >= s.patience or lr < s.min_learning_rate:
                 log.info("early stop at epoch %d (best validation loss %.3e)", self.epoch, self.best_val)
                 break
+        self.save_checkpoint()  # the last state, so that a resume with more epochs continues from it
         self.model.load_state_dict(self.best_state)
-        self.save_checkpoint()
         return self.model
