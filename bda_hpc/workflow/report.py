@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,8 +28,10 @@ from .state import DONE, read_record
 from .status import run_status
 from .sweep import SWEEP_STAGE, read_sweep_table
 
-X_AXIS_NAMES = ("time", "t", "cycle", "cycles", "step", "x", "position", "temperature", "capacity", "soc")
+X_AXIS_NAMES = ("time", "t", "cycle", "cycles", "step", "x", "position", "temperature", "capacity", "soc",
+                "porosity")
 MAX_CURVES = 6
+MIN_CURVE_POINTS = 8     # shorter arrays (per direction, per phase) read better as a table than as a plot
 
 
 def _fmt(value) -> str:
@@ -105,19 +108,24 @@ def _pyplot():
     return plt
 
 
-def _curve_groups(path: Path) -> list[tuple[str, np.ndarray, str, list[tuple[str, np.ndarray, str]]]]:
-    """(group, x, x units, [(name, y, units)]) for each /results group holding 1-D curves of one length."""
+def _read_results(path: Path) -> tuple[list, list[list[str]]]:
+    """From /results: (group, x, x units, [(name, y, units)]) per group of 1-D curves of one length,
+    and table rows [name, value, units] for scalars and short arrays."""
     import h5py
 
-    found = []
+    found, small = [], []
 
     def visit(group, where):
         curves = {}
         for name, item in group.items():
             if isinstance(item, h5py.Group):
                 visit(item, f"{where}/{name}")
-            elif item.ndim == 1 and item.shape[0] > 1 and np.issubdtype(item.dtype, np.number):
-                curves[name] = (item[()], str(item.attrs.get("units", "")))
+                continue
+            units = str(item.attrs.get("units", ""))
+            if item.ndim == 1 and item.shape[0] >= MIN_CURVE_POINTS and np.issubdtype(item.dtype, np.number):
+                curves[name] = (item[()], units)
+            elif item.size <= MIN_CURVE_POINTS:
+                small.append([f"{where}/{name}"[len("results/"):], _fmt(item[()]), units])
         by_length: dict[int, list[str]] = {}
         for name, (values, _) in curves.items():
             by_length.setdefault(len(values), []).append(name)
@@ -132,13 +140,13 @@ def _curve_groups(path: Path) -> list[tuple[str, np.ndarray, str, list[tuple[str
     with h5py.File(path, "r") as f:
         if "results" in f:
             visit(f["results"], "results")
-    return found
+    return found, small
 
 
-def _plot_curves(path: Path, out: Path) -> list[tuple[str, str]]:
+def _plot_curves(path: Path, curves: list, out: Path) -> list[tuple[str, str]]:
     plt = _pyplot()
     images = []
-    for k, (where, x, xu, ys) in enumerate(_curve_groups(path)):
+    for k, (where, x, xu, ys) in enumerate(curves):
         fig, axes = plt.subplots(len(ys), 1, figsize=(6, 1.8 + 1.6 * len(ys)), sharex=True, squeeze=False)
         for ax, (name, y, units) in zip(axes[:, 0], ys):
             ax.plot(x, y, lw=1.2)
@@ -272,8 +280,14 @@ def write_report(run_dir: str | Path) -> Path:
             if image:
                 doc.image(image, f"{path.name}: each result against each swept key")
         else:
-            for image, caption in _plot_curves(path, out):
+            curves, small = _read_results(path)
+            if small:
+                doc.table(["result", "value", "units"], small)
+            for image, caption in _plot_curves(path, curves, out):
                 doc.image(image, caption)
+        for image in sorted(path.parent.glob("*.png")):       # the stage's own plots
+            shutil.copyfile(image, out / f"{name}_{image.name}")
+            doc.image(f"{name}_{image.name}", f"from stage {name}: {image.name}")
     for filename, text in (("report.md", doc.markdown()), ("report.html", doc.html())):
         tmp = out / f".{filename}.tmp"
         tmp.write_text(text)
