@@ -3,9 +3,10 @@
 Everything lives in a temporary directory: a fresh munge key and socket, a
 minimal slurm.conf (cons_tres, linuxproc, no accounting, one node with this
 machine's CPUs and memory, one partition) and the state/spool/log files. The
-daemons run in the foreground as children of the test process, and
-:meth:`SlurmCluster.stop` (also registered with ``atexit``) cancels the jobs
-and ends them, so no daemon outlives the test session. ``SLURM_CONF`` is set
+daemons run in the foreground as children of the test process (and get
+SIGTERM if it dies), and :meth:`SlurmCluster.stop` (also registered with
+``atexit``) cancels the jobs and ends them, so no daemon outlives the test
+session. ``SLURM_CONF`` is set
 in ``os.environ`` while the cluster runs, so sbatch/squeue/scontrol and the
 driver find it.
 """
@@ -33,6 +34,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies, even by SIGKILL (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _real_memory_mb() -> int:
@@ -96,7 +107,8 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
     def _spawn(self, name: str, args: list[str]) -> None:
         log = (self.base / "log" / f"{name}.out").open("w")
         self.procs[name] = subprocess.Popen([self._sbin(name), *args], stdout=log, stderr=subprocess.STDOUT,
-                                            env=dict(os.environ, SLURM_CONF=str(self.conf)))
+                                            env=dict(os.environ, SLURM_CONF=str(self.conf)),
+                                            preexec_fn=_die_with_parent)
 
     def start(self, timeout: float = 60) -> SlurmCluster:
         self._write_config()
