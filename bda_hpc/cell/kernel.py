@@ -87,9 +87,10 @@ class JacobianPattern:
         # probe at a slightly non-uniform state so no entry vanishes by symmetry
         probe = u * (1 + 1e-3 * rng.standard_normal(u.size)) + 1e-4 * rng.standard_normal(u.size) * (grid.scales() == 1)
         probe[grid.slices["I"]] = grid.scales()[grid.slices["I"]]  # I != 0 so dV/dphi_s shows in I*V
+        saved = kernel.control
         kernel.control = 2  # power control: the I row then depends on I and V, covering every mode
         rows, cols = kernel.probe_pattern(probe, fd_steps(grid, probe))
-        kernel.control = 0
+        kernel.control = saved
         t = grid.slices["T"].start
         keep = (rows != t) | (cols == t)  # temperature row: diagonal only (inexact Newton)
         rows, cols = rows[keep], cols[keep]

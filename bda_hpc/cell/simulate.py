@@ -48,7 +48,7 @@ class CellSimulation:
             first = 0 if k == 0 else 1  # the step's first state repeats the previous step's last time
             times += out.times[first:]
             states += out.states[first:]
-            fine += out.fine[first:]
+            fine += out.fine  # keep both sides of a current jump: a zero-width trapezoid
             step_index += [k] * (len(out.times) - first)
             reasons.append(out.reason)
             u, t = out.states[-1], out.times[-1]

@@ -49,6 +49,9 @@ EVENT_NAMES = ("lower voltage cut-off", "upper voltage cut-off", "current below 
                "positive surface stoichiometry above the OCP range",
                "electrolyte concentration below the table range")
 RANGE_EVENTS = set(range(3, 8))
+RANGE_SUBJECTS = {3: "negative surface stoichiometry", 4: "negative surface stoichiometry",
+                  5: "positive surface stoichiometry", 6: "positive surface stoichiometry",
+                  7: "electrolyte concentration"}
 
 
 @dataclass
@@ -82,6 +85,7 @@ class DfnSolver:
         self.atol_vec.array[:] = atol * grid.scales()
         self._options(petsc_options or {})
         self.algebraic = np.flatnonzero(grid.differential_mask() == 0)
+        self._potential_rows = np.flatnonzero(self.algebraic != grid.slices["I"].start)
         t = grid.params.tables
         self.ranges = (t["negative.ocp"].lo, t["negative.ocp"].hi, t["positive.ocp"].lo, t["positive.ocp"].hi,
                        t["electrolyte.diffusivity"].lo)
@@ -174,7 +178,7 @@ class DfnSolver:
             vals = p.assemble(self.grid, self.kernel, u, zero, 0.0)
             jac = sp.csr_matrix((vals, p.indices, p.indptr), shape=(u.size, u.size))[a][:, a]
             du = spsolve(jac.tocsc(), res[a])
-            step = 1.0 / max(1.0, np.max(np.abs(du[: a.size])) / 0.2)  # damp potential jumps to 0.2 V
+            step = 1.0 / max(1.0, np.max(np.abs(du[self._potential_rows])) / 0.2)  # potentials move <= 0.2 V
             u[a] -= step * du
         raise SolverError(f"cell: no consistent initial state for step '{plan.label}' "
                           f"(algebraic residual {np.max(np.abs(res[a])):.3g} after 50 Newton steps)")
@@ -214,9 +218,13 @@ class DfnSolver:
             ts.setEventHandler([-1] * n_ev, [True] * n_ev, self._event, postevent=self._postevent)
             ts.setEventTolerances(tol=1e-9)
             ts.setMonitor(self._monitor)
+            opts = PETSc.Options()
+            dt_max = opts.getReal("dfn_ts_adapt_dt_max", 1e300)
+            if plan.max_dt is not None:  # resolve every sample of a drive cycle
+                opts["dfn_ts_adapt_dt_max"] = min(dt_max, plan.max_dt)
             ts.setFromOptions()
             if plan.max_dt is not None:
-                ts.getAdapt().setStepLimits(hmax=plan.max_dt)
+                opts["dfn_ts_adapt_dt_max"] = dt_max
             U.array[:] = u
             self.stage.push()
             try:
@@ -245,6 +253,14 @@ class DfnSolver:
             return names[0]
         if reason > 0:
             return "duration reached"
+        # a failure as a surface stoichiometry (or c_e) runs into the end of its range is named as such
+        ind = self._indicators(self._out.states[-1])
+        near = [e for e in sorted(RANGE_EVENTS) if ind[e] < 0.01]
+        if near:
+            v = self.kernel.voltage(self._out.states[-1])
+            raise SolverError(f"cell step '{self._plan.label}': the solver failed as the {RANGE_SUBJECTS[near[0]]} came "
+                              f"within 1 % of the end of its range (t = {t:.1f} s, V = {v:.4f} V): an electrode or "
+                              f"the electrolyte is exhausted -- end the step with a voltage inside the OCP range")
         # a failed step close to a voltage limit is reported as reaching that limit
         v = self.kernel.voltage(self._out.states[-1])
         limits = [x for x in (self._plan.v_below, self._plan.v_above) if x is not None]
