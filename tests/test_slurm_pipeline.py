@@ -75,3 +75,23 @@ def test_pipeline_with_dependencies_array_failure_and_resume(cluster, tmp_path):
     while not (run / "report" / "report.html").exists() and time.monotonic() < deadline:
         time.sleep(1)
     assert "| x | 1011 | m |" in (run / "report" / "report.md").read_text()
+
+
+def test_too_many_ranks_for_the_partition_and_single_job(cluster, tmp_path):
+    env = {"TOY_LEDGER": str(tmp_path / "ledger")}
+    toy_config(tmp_path, "a", value=4.0)
+    write_pipeline(tmp_path, [toy_stage("a", ranks=3)], header="report = false\n")
+    run = tmp_path / "run"
+    out = driver(["submit", tmp_path / "pipeline.toml", "--run-dir", run], env)
+    assert out.returncode == 1
+    assert "more ranks than SLURM partition (default) has (2 cores): 'a' asks for 3" in out.stderr
+    assert not (run / "jobs").exists()
+
+    write_pipeline(tmp_path, [toy_stage("a", ranks=2)], header="report = false\n")
+    out = driver(["submit", tmp_path / "pipeline.toml", "--run-dir", run, "--single-job"], env)
+    assert out.returncode == 0, out.stderr
+    assert "#SBATCH --ntasks=2" in (run / "jobs" / "pipeline.sbatch").read_text()
+    deadline = time.monotonic() + 120
+    while not (run / "a" / "a.h5").exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert read_params(run / "a" / "a.h5").require("ranks") == 2
