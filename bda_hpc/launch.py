@@ -15,7 +15,7 @@ import shutil
 import subprocess
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mpi_flavour(mpiexec: str = "mpiexec") -> str:
     """'openmpi', 'mpich' or 'unknown', from ``mpiexec --version``."""
     try:
