@@ -38,6 +38,8 @@ def _fmt(value) -> str:
     if isinstance(value, (bytes, str)):
         return value.decode() if isinstance(value, bytes) else value
     arr = np.asarray(value)
+    if arr.dtype.kind in "SUO":            # strings (step names, labels)
+        return ", ".join(v.decode() if isinstance(v, bytes) else str(v) for v in arr.ravel()[:6])
     if arr.ndim == 0:
         return f"{float(arr):.6g}"
     if arr.size <= 6:
@@ -130,7 +132,8 @@ def _read_results(path: Path) -> tuple[list, list[list[str]]]:
         for name, (values, _) in curves.items():
             by_length.setdefault(len(values), []).append(name)
         for names in by_length.values():
-            x_name = next((n for n in names if n.lower() in X_AXIS_NAMES), None)
+            lowered = {n.lower(): n for n in names}
+            x_name = next((lowered[k] for k in X_AXIS_NAMES if k in lowered), None)   # time before capacity
             ys = [n for n in names if n != x_name]
             if ys:
                 x, xu = curves[x_name] if x_name else (np.arange(len(curves[ys[0]][0])), "")
