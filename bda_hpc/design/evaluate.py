@@ -31,9 +31,6 @@ def run_one(problem, point: dict):
 def _init_worker():
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["NUMBA_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
 
 
 class SerialEvaluator:

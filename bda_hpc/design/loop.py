@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.params import write_params
 from .acquisition import candidates, expected_improvement, probability_feasible
-from .dataset import Dataset, read_dataset
+from .dataset import Dataset
 from .problems import Problem
+from .runs import RunTable
 from .space import DesignSpace
 from .surrogate import EnsembleSurrogate, SurrogateSettings
 
@@ -61,39 +61,16 @@ class DesignLoop:
             raise InputError("design loop settings: " + "; ".join(problems))
         self.problem, self.space, self.evaluator = problem, space, evaluator
         self.settings, self.surrogate_settings = settings, surrogate or SurrogateSettings()
-        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.runs = RunTable(problem, space, evaluator, checkpoint)
         self.modelled = [problem.objective] + [c.output for c in problem.constraints if c.output != problem.objective]
         self.sign = -1.0 if problem.sense == "max" else 1.0  # internal minimisation of sign * objective
-        self.data = self._resume() or self.new_dataset()
 
-    # ---- data -------------------------------------------------------------------------------------
-    def new_dataset(self) -> Dataset:
-        units = [v.units for v in self.space.variables]
-        names = list(self.problem.outputs)
-        return Dataset(self.space.names, names, units, [self.problem.outputs[n] for n in names])
-
-    def _resume(self) -> Dataset | None:
-        if not (self.checkpoint and self.checkpoint.exists()):
-            return None
-        data = read_dataset(self.checkpoint)
-        if data.input_names != self.space.names or data.output_names != list(self.problem.outputs):
-            raise InputError(f"checkpoint {self.checkpoint}: written for inputs {data.input_names} and outputs "
-                             f"{data.output_names}, not this problem's; remove it or choose another out dir")
-        log.info("resuming from %s: %d simulations done", self.checkpoint, len(data))
-        return data
-
-    def _save(self):
-        if self.checkpoint:
-            write_params(self.checkpoint, "design", {}, results={"dataset": self.data.to_results()})
+    @property
+    def data(self) -> Dataset:
+        return self.runs.data
 
     def simulate(self, X: np.ndarray, origin: str, predictions: list[dict] | None = None):
-        self.space.check(X, where=f"{origin} point")  # nothing outside the accepted box is submitted
-        results = self.evaluator(self.problem, self.space.as_dicts(X))
-        for k, (x, (outputs, message, seconds)) in enumerate(zip(X, results)):
-            self.data.append(x, outputs, origin, message, seconds, predictions[k] if predictions else None)
-            if outputs is None:
-                log.warning("%s run %d failed: %s", origin, len(self.data) - 1, message)
-        self._save()
+        self.runs.simulate(X, origin, predictions)
 
     # ---- surrogates -------------------------------------------------------------------------------
     def fit(self, seed: int) -> dict[str, EnsembleSurrogate]:

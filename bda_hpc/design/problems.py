@@ -41,11 +41,12 @@ class Constraint:
 
 @dataclass
 class Problem:
-    limits: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)
-    objective: str = ""
-    sense: str = "max"
-    constraints: list = field(default_factory=list)
+    # set by each problem's __post_init__, not by the user (the init fields are the problem's options)
+    limits: dict = field(default_factory=dict, init=False)
+    outputs: dict = field(default_factory=dict, init=False)
+    objective: str = field(default="", init=False)
+    sense: str = field(default="max", init=False)
+    constraints: list = field(default_factory=list, init=False)
 
     def simulate(self, point: dict) -> dict:
         raise NotImplementedError
@@ -191,3 +192,7 @@ class CellFastCharge(Problem):
         res, _ = self._run(point)
         return {name: res.series[name] for name in ("time", "voltage", "current", "step",
                                                     "anode_overpotential_separator", "capacity")}
+
+
+PROBLEMS = {"cell_fastcharge": CellFastCharge, "constrained_quadratic": ConstrainedQuadratic,
+            "threshold_current": ThresholdCurrent}

@@ -10,7 +10,7 @@ with the distance of a query point outside the box spanned by the training input
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ log = logging.getLogger("bda_hpc.design")
 @dataclass
 class SurrogateSettings:
     members: int = 5
-    hidden: list[int] = None  # widths of the hidden layers
+    hidden: list[int] = field(default_factory=lambda: [48, 48])  # widths of the hidden layers
     epochs: int = 1500
     learning_rate: float = 5e-3
     weight_decay: float = 1e-5
@@ -32,10 +32,6 @@ class SurrogateSettings:
     # a query is flagged as an extrapolation when its spread exceeds this multiple of the largest
     # spread seen on the training inputs, or when it lies outside the training inputs' box
     spread_factor: float = 3.0
-
-    def __post_init__(self):
-        if self.hidden is None:
-            self.hidden = [48, 48]
 
     def validate(self) -> list[str]:
         problems = []
