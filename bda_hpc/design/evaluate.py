@@ -7,12 +7,12 @@ single-threaded, one per core.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-import multiprocessing
 
 log = logging.getLogger("bda_hpc.design")
 

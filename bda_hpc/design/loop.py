@@ -185,8 +185,9 @@ class DesignLoop:
             r = rows[-1]
             verify = {"row": r, "point": dict(zip(self.space.names, self.data.X[r])),
                       "status": self.data.status[r], "message": self.data.message[r],
-                      "predicted": {n: (float(self.data.P_mean[r, j]), float(self.data.P_std[r, j]))
-                                    for j, n in enumerate(self.data.output_names) if np.isfinite(self.data.P_mean[r, j])},
+                      "predicted": {n: (float(pm), float(ps)) for n, pm, ps in
+                                    zip(self.data.output_names, self.data.P_mean[r], self.data.P_std[r])
+                                    if np.isfinite(pm)},
                       "simulated": dict(zip(self.data.output_names, self.data.Y[r])),
                       "feasible": bool(self.problem.feasible(self.data.Y[[r]], self.data.output_names)[0])}
         _, best = self._best_feasible()

@@ -126,7 +126,7 @@ def run_design(cfg: DesignConfig, out_dir: Path, config_text: str = "", source: 
     verify = summary["verify"]
     if verify:
         results["verification"] = {
-            "point": {k: (np.float64(v), space.variables[space.names.index(k)].units) for k, v in verify["point"].items()},
+            "point": {v.name: (np.float64(verify["point"][v.name]), v.units) for v in space.variables},
             "simulated": {k: (np.float64(v), units[k]) for k, v in verify["simulated"].items()},
             "predicted_mean": {k: (np.float64(m), units[k]) for k, (m, _) in verify["predicted"].items()},
             "predicted_std": {k: (np.float64(s), units[k]) for k, (_, s) in verify["predicted"].items()},

@@ -127,7 +127,8 @@ class EnsembleSurrogate:
 
     def _tensor_x(self, X):
         z = (np.asarray(X, float) - self.x_mean) / self.x_std
-        return torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)).unsqueeze(0).expand(self.settings.members, -1, -1)
+        z = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+        return z.unsqueeze(0).expand(self.settings.members, -1, -1)
 
     def _tensor_y(self, y):
         z = (np.asarray(y, float).ravel() - self.y_mean) / self.y_std
