@@ -36,34 +36,7 @@ def diamond(tmp_path, **b_options):
                           header="cores = 2")
 
 
-def test_diamond_numbers_report_skip_and_rerun_downstream(tmp_path, env):
-    spec, run = diamond(tmp_path), tmp_path / "run"
-    out = driver(["run", spec, "--run-dir", run], env)
-    assert out.returncode == 0, out.stderr
-    # x_a = 1, x_b = 10 + 1, x_c = 100 + 1, x_d = 1000 + 11 + 101
-    assert x_of(run / "d" / "d.h5") == pytest.approx(1112.0)
-    assert read_params(run / "b" / "b.h5").require("ranks") == 2
-    assert ledger_counts(tmp_path / "ledger") == {"a": 1, "b": 1, "c": 1, "d": 1}
-    report = (run / "report" / "report.md").read_text()
-    assert "| x | 1112 | m |" in report and "| b.h5 | stage b |" in report and "unchanged" in report
-    images = [line.split("(")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")]
-    assert "timeline.png" in images and "d_0.png" in images
-    for image in images:
-        assert (run / "report" / image).read_bytes()[:8] == PNG_MAGIC
-    assert f"report: {run / 'report' / 'report.html'}" in out.stdout
-
-    out = driver(["run", spec, "--run-dir", run, "--no-report"], env)        # nothing changed: nothing runs
-    assert out.returncode == 0 and out.stderr.count("(up to date)") == 4
-    assert ledger_counts(tmp_path / "ledger") == {"a": 1, "b": 1, "c": 1, "d": 1}
-
-    toy_config(tmp_path, "c", value=200.0)                      # c changes: c and d re-run, a and b do not
-    out = driver(["run", spec, "--run-dir", run, "--no-report"], env)
-    assert out.returncode == 0, out.stderr
-    assert ledger_counts(tmp_path / "ledger") == {"a": 1, "b": 1, "c": 2, "d": 2}
-    assert x_of(run / "d" / "d.h5") == pytest.approx(1212.0)
-
-
-def test_failure_cancels_dependants_then_resume_finishes(tmp_path, env):
+def test_failure_resume_numbers_report_skip_and_rerun_downstream(tmp_path, env):
     spec, run = diamond(tmp_path, fail=True), tmp_path / "run"
     out = driver(["run", spec, "--run-dir", run, "--no-report"], env)
     assert out.returncode == 1
@@ -75,10 +48,29 @@ def test_failure_cancels_dependants_then_resume_finishes(tmp_path, env):
     assert not (run / "d" / "d.h5").exists()
 
     toy_config(tmp_path, "b", value=10.0)                       # the fix
-    out = driver(["run", "--resume", "--run-dir", run, "--no-report"], env)   # the run directory knows its spec
+    out = driver(["run", "--resume", "--run-dir", run], env)    # the run directory knows its spec
     assert out.returncode == 0, out.stderr
     assert ledger_counts(tmp_path / "ledger") == {"a": 1, "b": 2, "c": 1, "d": 1}
+    # x_a = 1, x_b = 10 + 1, x_c = 100 + 1, x_d = 1000 + 11 + 101
     assert x_of(run / "d" / "d.h5") == pytest.approx(1112.0)
+    assert read_params(run / "b" / "b.h5").require("ranks") == 2
+    report = (run / "report" / "report.md").read_text()
+    assert "| x | 1112 | m |" in report and "| b.h5 | stage b |" in report and "unchanged" in report
+    images = [line.split("(")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")]
+    assert "timeline.png" in images and "d_0.png" in images
+    for image in images:
+        assert (run / "report" / image).read_bytes()[:8] == PNG_MAGIC
+    assert f"report: {run / 'report' / 'report.html'}" in out.stdout
+
+    out = driver(["run", spec, "--run-dir", run, "--no-report"], env)        # nothing changed: nothing runs
+    assert out.returncode == 0 and out.stderr.count("(up to date)") == 4
+    assert ledger_counts(tmp_path / "ledger") == {"a": 1, "b": 2, "c": 1, "d": 1}
+
+    toy_config(tmp_path, "c", value=200.0)                      # c changes: c and d re-run, a and b do not
+    out = driver(["run", spec, "--run-dir", run, "--no-report"], env)
+    assert out.returncode == 0, out.stderr
+    assert ledger_counts(tmp_path / "ledger") == {"a": 1, "b": 2, "c": 2, "d": 2}
+    assert x_of(run / "d" / "d.h5") == pytest.approx(1212.0)
 
 
 def test_killed_run_redoes_only_unfinished_stages(tmp_path, env):
