@@ -76,6 +76,7 @@ def _finish(run_dir: Path, write: bool) -> int:
 
 
 def run_handler(args) -> int:
+    from ..errors import BdaError
     from .local import LocalExecutor, RunDirLock, available_cores
     from .rundir import prepare
     from .spec import load_spec
@@ -88,7 +89,11 @@ def run_handler(args) -> int:
         plan = prepare(spec_path, run_dir, cores, where)
         log.info("pipeline %s: %d stages on %d cores, run directory %s", plan.name, len(plan.stages), cores,
                  plan.run_dir)
-        LocalExecutor(plan, cores).run()
+        try:
+            LocalExecutor(plan, cores).run()
+        except KeyboardInterrupt:
+            raise BdaError(f"interrupted; `bda-hpc run --resume --run-dir {run_dir}` redoes the stages that "
+                           "were running and goes on", collective=True) from None
     return _finish(Path(plan.run_dir), write=spec.pipeline.report and not args.no_report)
 
 

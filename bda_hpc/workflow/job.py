@@ -7,7 +7,8 @@ it inside the allocation, so both follow one code path: write a ``running``
 record, run the stage under ``mpiexec`` with its output in
 ``RUN_DIR/logs/``, check that it left the files and parameters it declared,
 write a ``done`` or ``failed`` record with the reason, exit with the stage's
-code. SIGTERM (scancel, a time limit) stops the stage and records why.
+code. SIGTERM (scancel, a time limit) or SIGINT (Ctrl-C) stops the stage and
+records why.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class Terminated(Exception):
 
 
 def _on_sigterm(signum, frame):
-    raise Terminated(f"stopped by {signal.Signals(signum).name} (scancel, time limit or the driver)")
+    raise Terminated(f"stopped by {signal.Signals(signum).name} (scancel, time limit, Ctrl-C or the driver)")
 
 
 def log_path(run_dir: Path, stage: str, part: str) -> Path:
@@ -122,7 +123,7 @@ def run_job(run_dir: Path, stage_name: str, case: int | None = None, gather: boo
                     else os.environ.get("SLURM_JOB_ID", ""), host=socket.gethostname(),
                     pid=os.getpid(), started=time.time())
     write_record(run_dir, record)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if gather:
             from .sweep import gather_sweep
@@ -135,7 +136,8 @@ def run_job(run_dir: Path, stage_name: str, case: int | None = None, gather: boo
     except (Terminated, BdaError, OSError) as exc:
         returncode, reason, outputs = 1, str(exc), []
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     record.status = DONE if returncode == 0 else FAILED
     record.returncode, record.reason, record.finished = returncode, reason, time.time()
     record.outputs = output_hashes(outputs) if returncode == 0 else {}
