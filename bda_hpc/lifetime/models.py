@@ -1,0 +1,135 @@
+"""Regressors behind one scikit-learn interface: ``build_model(kind, params, seed)``.
+
+Every model but the ``mean`` baseline standardises its inputs and learns
+log10(cycle life) (lives span a decade; errors are roughly proportional).
+The torch MLP is a small scikit-learn compatible estimator so that the same
+pipelines, cross-validation and pickling work for all of them.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.dummy import DummyRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..errors import ConfigError
+
+KINDS = ("mean", "linear", "elastic_net", "pls", "gbt", "mlp")
+DEFAULTS = {
+    "mean": {},
+    "linear": {},
+    "elastic_net": {"alpha": 1e-3, "l1_ratio": 0.5},
+    "pls": {"n_components": 2},
+    "gbt": {"n_estimators": 300, "max_depth": 2, "learning_rate": 0.05, "subsample": 0.8},
+    "mlp": {"hidden": 16, "weight_decay": 1e-2, "epochs": 400, "lr": 2e-2},
+}
+
+
+class TorchMLP(RegressorMixin, BaseEstimator):
+    """One-hidden-layer tanh network trained full-batch with Adam and weight decay (small data)."""
+
+    def __init__(self, hidden=16, weight_decay=1e-2, epochs=400, lr=2e-2, seed=0):
+        self.hidden = hidden
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.lr = lr
+        self.seed = seed
+
+    def _net(self, n_in):
+        import torch
+
+        return torch.nn.Sequential(torch.nn.Linear(n_in, self.hidden), torch.nn.Tanh(),
+                                   torch.nn.Linear(self.hidden, 1)).double()
+
+    def fit(self, X, y):
+        import torch
+
+        torch.manual_seed(self.seed)
+        X = torch.as_tensor(np.asarray(X, dtype=float))
+        y = torch.as_tensor(np.asarray(y, dtype=float)).reshape(-1, 1)
+        self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
+        target = (y - self.y_mean_) / self.y_std_
+        net = self._net(X.shape[1])
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        for _ in range(int(self.epochs)):
+            opt.zero_grad()
+            loss = torch.mean((net(X) - target) ** 2)
+            loss.backward()
+            opt.step()
+        self.state_ = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        import torch
+
+        net = self._net(self.n_features_in_)
+        net.load_state_dict(self.state_)
+        with torch.no_grad():
+            out = net(torch.as_tensor(np.asarray(X, dtype=float))).numpy().ravel()
+        return out * self.y_std_ + self.y_mean_
+
+
+def _core(kind: str, params: dict, seed: int):
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import ElasticNet, LinearRegression
+
+    if kind == "linear":
+        return LinearRegression()
+    if kind == "elastic_net":
+        return ElasticNet(alpha=params["alpha"], l1_ratio=params["l1_ratio"], max_iter=200000)
+    if kind == "pls":
+        return PLSRegression(n_components=int(params["n_components"]))
+    if kind == "gbt":
+        return GradientBoostingRegressor(n_estimators=int(params["n_estimators"]), max_depth=int(params["max_depth"]),
+                                         learning_rate=params["learning_rate"], subsample=params["subsample"],
+                                         random_state=seed)
+    return TorchMLP(hidden=int(params["hidden"]), weight_decay=params["weight_decay"], epochs=int(params["epochs"]),
+                    lr=params["lr"], seed=seed)
+
+
+def model_params(kind: str, params: dict | None = None) -> dict:
+    """Defaults of ``kind`` updated with ``params``; unknown kinds or keys are ConfigErrors."""
+    if kind not in KINDS:
+        raise ConfigError(f"model kind {kind!r} unknown (use one of {', '.join(KINDS)})")
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(DEFAULTS[kind]))
+    if unknown:
+        raise ConfigError(f"model {kind!r}: unknown hyper-parameter(s) {', '.join(unknown)} "
+                          f"(allowed: {', '.join(DEFAULTS[kind]) or 'none'})")
+    return {**DEFAULTS[kind], **params}
+
+
+def build_model(kind: str, params: dict | None = None, seed: int = 0):
+    """An unfitted estimator for cycle life (cycles) from a feature matrix."""
+    params = model_params(kind, params)
+    if kind == "mean":
+        return DummyRegressor(strategy="mean")
+    return TransformedTargetRegressor(regressor=make_pipeline(StandardScaler(), _core(kind, params, seed)),
+                                      func=np.log10, inverse_func=_exp10, check_inverse=False)
+
+
+def _exp10(z):
+    return 10.0 ** z
+
+
+def predict(model, X) -> np.ndarray:
+    return np.asarray(model.predict(X), dtype=float).ravel()
+
+
+def importances(model, n_features: int) -> np.ndarray | None:
+    """Feature importance where the model has one (|standardised coefficient| or impurity decrease)."""
+    core = getattr(model, "regressor_", None)
+    if core is None:
+        return None
+    last = core[-1]
+    if hasattr(last, "feature_importances_"):
+        return np.asarray(last.feature_importances_, dtype=float)
+    coef = getattr(last, "coef_", None)
+    if coef is not None:
+        coef = np.abs(np.asarray(coef, dtype=float)).ravel()
+        return coef[:n_features] if coef.size >= n_features else None
+    return None

@@ -1,0 +1,245 @@
+"""The ``lifetime`` stage: configuration, the run that writes ``lifetime.h5``, plots, JSON, saved models."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from .. import __version__
+from ..config import from_dict, read_toml
+from ..errors import ConfigError, InputError
+from ..io.params import Parameter, write_params
+from .cyclelife import CycleLifeConfig, evaluate, fit_cycle_life, format_table
+from .data import SEVERSON_SPLITS, read_severson_split, read_sunwoda
+from .quality import check_cells
+from .search import apply_overrides
+from .trajectory import TrajectoryConfig, cross_validate, format_summary
+from .warning import WarningConfig, format_warnings, run_warnings
+
+log = logging.getLogger("bda_hpc.lifetime")
+REPO = Path(__file__).resolve().parents[2]
+MODEL_FILE = "lifetime_model.pkl"
+
+
+@dataclass
+class LifetimeConfig:
+    task: Literal["cycle_life", "trajectory"] = "cycle_life"
+    data_dir: str = "../shared/data/ageing/severson_attia"   # relative: to the working directory, else the repo
+    seed: int = 0
+    model: str = ""          # run only this named model (one point of a sweep); "" runs all
+    params: dict = field(default_factory=dict)   # fixed hyper-parameters for ``model`` (replace its grid)
+    cycle_life: CycleLifeConfig = field(default_factory=CycleLifeConfig)
+    trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+    warning: WarningConfig = field(default_factory=WarningConfig)
+
+    def validate(self) -> list[str]:
+        if self.params and not self.model:
+            return ["params: needs model = NAME (which model the hyper-parameters belong to)"]
+        return []
+
+
+def load_config(path: str | None, overrides: list[str] = ()) -> LifetimeConfig:
+    """The [lifetime] table of ``path`` with ``--set KEY=VALUE`` overrides applied."""
+    table = read_toml(path).get("lifetime", {}) if path else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [lifetime] must be a table")
+    cfg = from_dict(LifetimeConfig, apply_overrides(table, overrides), f"{path or '<defaults>'}:[lifetime]")
+    if cfg.model and cfg.task == "cycle_life":
+        specs = {m.name: m for m in cfg.cycle_life.models}
+        if cfg.model not in specs:
+            raise ConfigError(f"{path}:[lifetime].model: {cfg.model!r} is not one of the configured models "
+                              f"({', '.join(specs)})")
+        spec = dataclasses.replace(specs[cfg.model], params={**specs[cfg.model].params, **cfg.params},
+                                   grid={k: v for k, v in specs[cfg.model].grid.items() if k not in cfg.params})
+        cfg.cycle_life.models = [spec]
+    return cfg
+
+
+def resolve_data_dir(text: str) -> Path:
+    path = Path(text)
+    if path.is_absolute() or path.exists():
+        return path
+    return REPO / path
+
+
+def run_stage(cfg: LifetimeConfig, out_dir: Path, config_text: str, comm) -> dict:
+    """Run the configured task; returns the JSON summary (also written into lifetime.h5 on rank 0)."""
+    data_dir = resolve_data_dir(cfg.data_dir)
+    if comm.rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if cfg.task == "cycle_life":
+        summary, results, params, model = _cycle_life(cfg, data_dir, out_dir, comm)
+    else:
+        summary, results, params, model = _trajectory(cfg, data_dir, out_dir, comm)
+    summary["wall_time_s"] = time.perf_counter() - start
+    summary["seed"] = cfg.seed
+    write_params(out_dir / "lifetime.h5", "lifetime", params, results=results, config=config_text, comm=comm)
+    if comm.rank == 0 and model is not None:
+        with open(out_dir / MODEL_FILE, "wb") as fh:
+            pickle.dump(model, fh)
+    return summary
+
+
+def _quality(cells) -> dict:
+    reports = check_cells(cells)
+    for r in reports:
+        if not r.ok:
+            log.info("quality: %s", r.summary())
+    return {"cell_id": _strings([r.cell_id for r in reports]), "ok": np.array([r.ok for r in reports]),
+            "summary": _strings([r.summary() for r in reports])}
+
+
+def _strings(items) -> np.ndarray:
+    """Fixed-length UTF-8 bytes: what h5py stores for a list of names."""
+    return np.array([str(i).encode() for i in items])
+
+
+def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
+    from . import plots
+    from .features import column_names
+    from .models import importances
+
+    fitted = fit_cycle_life(cfg.cycle_life, data_dir, cfg.seed, comm)   # reads train only
+    table = evaluate(fitted, cfg.cycle_life, data_dir)
+    log.info("cycle life (RMSE in cycles, MAPE in %%):\n%s", format_table(table))
+    best = next(fm for fm in fitted if fm.spec.name == table["best"])
+    row = table["models"][best.spec.name]
+    summary = {"task": "cycle_life", "best_model": best.spec.name,
+               "rmse_cycles": row["rmse_cycles"], "mape_percent": row["mape_percent"],
+               "models": {name: {k: v for k, v in r.items()} for name, r in table["models"].items()},
+               "cv_folds": cfg.cycle_life.cv_folds}
+    quality = {s: _quality(read_severson_split(data_dir, s)) for s in SEVERSON_SPLITS}
+    results = {"cycle_life": {
+        split: {"cell_id": _strings(block["cell_id"]), "observed": (block["observed"], "1"),
+                **{f"predicted_{name}": (pred, "1") for name, pred in block["predicted"].items()}}
+        for split, block in table["cells"].items()},
+        "quality": quality,
+        "summary_json": json.dumps(summary, default=_jsonable)}
+    params = {f"cycle_life_rmse_{s}": Parameter(row["rmse_cycles"][s], "1", f"RMSE of predicted cycle life on {s} "
+                                                "(cycles)", f"{best.spec.name}, fitted on train, seed {cfg.seed}")
+              for s in SEVERSON_SPLITS}
+    params.update({f"cycle_life_mape_{s}": Parameter(row["mape_percent"][s], "percent", f"MAPE on {s}",
+                                                     best.spec.name) for s in SEVERSON_SPLITS})
+    if comm.rank == 0:
+        shown = [best.spec.name] + [n for n in table["models"] if n.startswith("baseline")]
+        plots.parity(table, shown, out_dir / "cycle_life_parity.png")
+        imp = importances(best.estimator, len(best.spec.features) + best.spec.curve_points)
+        if imp is not None:
+            plots.importance(column_names(best.spec.features, best.spec.curve_points), imp,
+                             f"feature importance: {best.spec.name}", out_dir / "cycle_life_importance.png")
+    model = {"task": "cycle_life", "name": best.spec.name, "estimator": best.estimator,
+             "features": best.spec.features, "curve_points": best.spec.curve_points,
+             "early_cycle": cfg.cycle_life.early_cycle, "late_cycle": cfg.cycle_life.late_cycle,
+             "voltage_grid": read_severson_split(data_dir, "train")[0].qv_voltage, "seed": cfg.seed,
+             "code_version": __version__}
+    return summary, results, params, model
+
+
+def _trajectory(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
+    from statistics import NormalDist
+
+    from . import plots
+
+    cells = read_sunwoda(data_dir)
+    quality = _quality(cells)
+    cv = cross_validate(cells, cfg.trajectory, cfg.seed, comm)
+    log.info("trajectory forecasting:\n%s", format_summary(cv))
+    warn = run_warnings(cells, cfg.warning)
+    log.info("%s", format_warnings(cells, warn, cfg.warning))
+    summary = {"task": "trajectory", "rul_mae_cycles": {}, "trajectory_rmse_ah": {}, "band_coverage": {},
+               "physics_gain_percent": {}, "ensemble_seeds": list(range(cfg.seed, cfg.seed + cfg.trajectory.ensemble)),
+               "early_warning": {k: warn[k] for k in ("detected_fraction", "median_lead_cycles", "false_alarm_rate")}}
+    summary["early_warning"]["lead_cycles"] = {c.cell_id: lead for c, lead, s in
+                                               zip(cells, warn["lead_cycles"], warn["short_lived"]) if s}
+    results = {"quality": quality, "warning": {
+        "cell_id": _strings([c.cell_id for c in cells]), "flag_cycle": (np.array([np.nan if f is None else f
+                                                                         for f in warn["flag_cycle"]]), "1"),
+        "short_lived": warn["short_lived"], "checks": (warn["checks"], "1")}}
+    z = NormalDist().inv_cdf(0.5 + cfg.trajectory.band_quantile / 2)
+    for n_early, block in cv.items():
+        key = f"N{n_early}"
+        for metric in ("rul_mae_cycles", "trajectory_rmse_ah", "band_coverage"):
+            summary[metric][key] = {m: {k: list(v[metric]) for k, v in kinds.items()}
+                                    for m, kinds in block["summary"].items()}
+        if {"plain", "physics"} <= set(block["summary"]):
+            summary["physics_gain_percent"][key] = {
+                cvk: {metric: 100.0 * (1 - block["summary"]["physics"][cvk][metric][0]
+                                       / block["summary"]["plain"][cvk][metric][0])
+                      for metric in ("rul_mae_cycles", "trajectory_rmse_ah")}
+                for cvk in block["summary"]["plain"]}
+        results[f"trajectory_{key}"] = {name.replace("/", "_"): {
+            "cell_id": _strings([block["data"].cell_ids[i] for i in held]),
+            **{f"{m}_mean": (r["mean"], "A*h") for m, r in res.items()},
+            **{f"{m}_std": (r["std"], "A*h") for m, r in res.items()}} for name, held, res in block["folds"]}
+        if comm.rank == 0:
+            models = [m for m in ("plain", "physics", "baseline_fleet_mean") if m in block["summary"]]
+            for fold in ("within/0", f"across/T{np.unique(block['data'].temperature)[-1]:g}"):
+                if any(f[0] == fold for f in block["folds"]):
+                    plots.forecasts(block, models, fold, out_dir / f"forecast_{key}_{fold.replace('/', '_')}.png", z)
+    results["summary_json"] = json.dumps(summary, default=_jsonable)
+    if comm.rank == 0:
+        plots.warnings_timeline([c.cell_id for c in cells], [c.cycle_life for c in cells], warn,
+                                out_dir / "early_warning.png")
+    params = {}
+    for key, per in summary["rul_mae_cycles"].items():
+        if "physics" in per and "within" in per["physics"]:
+            params[f"rul_mae_{key}"] = Parameter(per["physics"]["within"][0], "1",
+                                                 f"RUL MAE (cycles), physics-informed, leave-cells-out CV, {key}",
+                                                 "ensemble of DropNet(physics)", per["physics"]["within"][1])
+    return summary, results, params, None
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_json(path: str | Path, summary: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=_jsonable))
+    tmp.replace(path)
+
+
+def load_model(path: str | Path) -> dict:
+    """A model saved by the stage (a pickle: load only files you trust)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model file {path} does not exist")
+    try:
+        with open(path, "rb") as fh:
+            model = pickle.load(fh)
+    except Exception as exc:  # pickle raises many unrelated types
+        raise InputError(f"{path}: not a bda_hpc lifetime model ({exc})") from None
+    if not isinstance(model, dict) or model.get("task") != "cycle_life":
+        raise InputError(f"{path}: not a bda_hpc cycle-life model")
+    return model
+
+
+def predict_cells(model: dict, cells) -> list[dict]:
+    """Cycle-life predictions for user cells, after checking each has what the model needs."""
+    from .cycler import require_cycles, require_voltage_grid
+    from .features import feature_matrix, required_cycles
+
+    first = 2
+    for cell in cells:
+        require_cycles(cell, max(first, int(np.min(cell.cycle))), model["late_cycle"], f"model {model['name']!r}")
+        require_voltage_grid(cell, np.asarray(model["voltage_grid"]))
+        for c in required_cycles(model["early_cycle"], model["late_cycle"]):
+            cell.curve(c)
+    X = feature_matrix(cells, model["features"], model["early_cycle"], model["late_cycle"], model["curve_points"])
+    pred = np.asarray(model["estimator"].predict(X), dtype=float).ravel()
+    return [{"cell": c.cell_id, "predicted_cycle_life": float(p),
+             "observed_cycle_life": c.cycle_life} for c, p in zip(cells, pred)]
