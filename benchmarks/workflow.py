@@ -87,7 +87,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     n, cases, work_s = (4, 4, 0.5) if args.quick else (8, 8, 1.0)
     results: dict = {"cores": args.np, "stages": n, "sweep_cases": cases, "work_s": work_s,
-                     "machine": os.uname().nodename, "cpu_count": os.cpu_count()}
+                     "machine": os.uname().nodename, "cpu_count": os.cpu_count(),
+                     "load_average_before": os.getloadavg()[0]}     # a shared machine: read figures with it
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name, chained in (("chain", True), ("independent", False)):
@@ -106,6 +107,9 @@ def main(argv=None) -> int:
         spec = write_case(tmp / "sweep", 1, False, work_s, sweep=cases)
         sweep_s = drive(spec, tmp / "sweep" / "run", args.np)
         results["sweep"] = {"driver_s": sweep_s, "cases_per_s": cases / sweep_s}
+    results["load_average_after"] = os.getloadavg()[0]
+    print(f"load average {results['load_average_before']:.1f} -> {results['load_average_after']:.1f} "
+          f"on {os.cpu_count()} CPUs")
     print(f"{'case':<14}{'driver [s]':>12}{'by hand [s]':>13}  figure")
     c, i = results["chain"], results["independent"]
     print(f"{'chain':<14}{c['driver_s']:>12.2f}{c['by_hand_s']:>13.2f}  {c['overhead_per_stage_s']:+.2f} s/stage")
