@@ -9,7 +9,7 @@
 
 #define NNP_MAX_SYMBOL 8
 #define NNP_PI 3.14159265358979323846
-#define NNP_MAX_G4_ETAS 64
+#define NNP_MAX_G4_PARTS 64
 
 static _Thread_local char last_error[512];
 
@@ -44,10 +44,14 @@ struct nnp_model {
     int n2, n4;
     double *g2_eta, *g2_rs;
     double *g4_eta, *g4_zeta, *g4_lambda;
-    int *g4_zeta_int;  /* zeta when it is a small integer (fast powers), else -1 */
-    int *g4_eta_slot;  /* index of the G4 function's eta among the distinct ones */
-    int n4_eta;        /* number of distinct G4 etas */
-    double *g4_eta_unique;
+    /* G4 functions factor into an angular part (zeta, lambda) and a radial part (eta); the
+     * distinct ones are evaluated once per triplet and shared by the functions. */
+    int *g4_eta_slot;  /* index of the function's eta among the distinct ones */
+    int *g4_ang_slot;  /* index of the function's (zeta, lambda) among the distinct ones */
+    double *g4_pref;   /* 2^(1 - zeta) */
+    int n4_eta, n4_ang;
+    double *g4_eta_unique, *ang_zeta, *ang_lambda;
+    int *ang_zeta_int; /* zeta when it is a small integer (fast powers), else -1 */
     int max_width;     /* widest layer, for scratch */
     nnp_network *net;
 };
@@ -119,16 +123,25 @@ static int read_doubles(lexer *lx, const char *what, int n, double *out)
 #define TRY(x) do { int rc_ = (x); if (rc_) { nnp_model_free(m); return NULL; } } while (0)
 #define ALLOC(ptr, n) do { (ptr) = calloc((size_t)(n) > 0 ? (size_t)(n) : 1, sizeof *(ptr)); if (!(ptr)) { fail(NNP_ERR_MEMORY, "out of memory"); nnp_model_free(m); return NULL; } } while (0)
 
-static void index_g4_etas(nnp_model *m)
+static void index_g4_functions(nnp_model *m)
 {
-    m->n4_eta = 0;
+    m->n4_eta = m->n4_ang = 0;
     for (int a = 0; a < m->n4; a++) {
         int s = 0;
         while (s < m->n4_eta && m->g4_eta_unique[s] != m->g4_eta[a]) s++;
         if (s == m->n4_eta) m->g4_eta_unique[m->n4_eta++] = m->g4_eta[a];
         m->g4_eta_slot[a] = s;
-        double z = m->g4_zeta[a];
-        m->g4_zeta_int[a] = (z == floor(z) && z <= 64) ? (int)z : -1;
+        s = 0;
+        while (s < m->n4_ang && (m->ang_zeta[s] != m->g4_zeta[a] || m->ang_lambda[s] != m->g4_lambda[a])) s++;
+        if (s == m->n4_ang) {
+            const double z = m->g4_zeta[a];
+            m->ang_zeta[s] = z;
+            m->ang_lambda[s] = m->g4_lambda[a];
+            m->ang_zeta_int[s] = (z == floor(z) && z <= 64) ? (int)z : -1;
+            m->n4_ang++;
+        }
+        m->g4_ang_slot[a] = s;
+        m->g4_pref[a] = exp2(1.0 - m->g4_zeta[a]);
     }
 }
 
@@ -178,9 +191,13 @@ nnp_model *nnp_model_parse(const char *text)
     ALLOC(m->g4_eta, m->n4);
     ALLOC(m->g4_zeta, m->n4);
     ALLOC(m->g4_lambda, m->n4);
-    ALLOC(m->g4_zeta_int, m->n4);
     ALLOC(m->g4_eta_slot, m->n4);
+    ALLOC(m->g4_ang_slot, m->n4);
+    ALLOC(m->g4_pref, m->n4);
     ALLOC(m->g4_eta_unique, m->n4);
+    ALLOC(m->ang_zeta, m->n4);
+    ALLOC(m->ang_lambda, m->n4);
+    ALLOC(m->ang_zeta_int, m->n4);
     for (int a = 0; a < m->n4; a++) {
         TRY(read_double(&lx, "G4 eta", &m->g4_eta[a]));
         TRY(read_double(&lx, "G4 zeta", &m->g4_zeta[a]));
@@ -191,8 +208,13 @@ nnp_model *nnp_model_parse(const char *text)
             return NULL;
         }
     }
-    index_g4_etas(m);
-    if (m->n4_eta > NNP_MAX_G4_ETAS) { fail(NNP_ERR_FORMAT, "model text: %d distinct G4 etas, at most %d supported", m->n4_eta, NNP_MAX_G4_ETAS); nnp_model_free(m); return NULL; }
+    index_g4_functions(m);
+    if (m->n4_eta > NNP_MAX_G4_PARTS || m->n4_ang > NNP_MAX_G4_PARTS) {
+        fail(NNP_ERR_FORMAT, "model text: %d distinct G4 etas and %d (zeta, lambda) pairs, at most %d of each supported",
+             m->n4_eta, m->n4_ang, NNP_MAX_G4_PARTS);
+        nnp_model_free(m);
+        return NULL;
+    }
     const int nd = m->n2 + m->n4;
     if (nd == 0) { fail(NNP_ERR_FORMAT, "model text: no descriptors"); nnp_model_free(m); return NULL; }
 
@@ -276,7 +298,8 @@ void nnp_model_free(nnp_model *m)
     }
     free(m->g2_eta); free(m->g2_rs);
     free(m->g4_eta); free(m->g4_zeta); free(m->g4_lambda);
-    free(m->g4_zeta_int); free(m->g4_eta_slot); free(m->g4_eta_unique);
+    free(m->g4_eta_slot); free(m->g4_ang_slot); free(m->g4_pref);
+    free(m->g4_eta_unique); free(m->ang_zeta); free(m->ang_lambda); free(m->ang_zeta_int);
     free(m);
 }
 
@@ -295,12 +318,21 @@ typedef struct {
     double *act;            /* (nlayers+1) * max_width activations */
     double *grad, *grad2;   /* max_width back-propagation buffers */
     double *dEdG;           /* nd */
+    double *er2;            /* exp(-eta_u r^2) per in-cutoff neighbour and distinct G4 eta */
+    double *dg2;            /* dG2_a/dr per in-cutoff neighbour (n * n2), kept for the gradient pass */
+    int ntrip;              /* triplets of the current centre inside the cutoff */
+    int *trip_jk;           /* 2 per triplet: neighbour slots j < k */
+    double *trip;           /* TRIP_STRIDE per triplet: F, dF/drij, dF/drik, dF/drjk, rjk, cos, E[ne], A[na], dA[na] */
+    int trip_stride;
 } scratch;
+
+enum { T_F, T_DFIJ, T_DFIK, T_DFJK, T_RJK, T_COS, T_E };
 
 static void scratch_free(scratch *s)
 {
     free(s->entry); free(s->v); free(s->r); free(s->fc); free(s->dfc);
-    free(s->act); free(s->grad); free(s->grad2); free(s->dEdG);
+    free(s->act); free(s->grad); free(s->grad2); free(s->dEdG); free(s->er2);
+    free(s->dg2); free(s->trip_jk); free(s->trip);
 }
 
 static int scratch_init(scratch *s, const nnp_model *m, int max_neigh)
@@ -318,7 +350,14 @@ static int scratch_init(scratch *s, const nnp_model *m, int max_neigh)
     s->grad = malloc(sizeof(double) * m->max_width);
     s->grad2 = malloc(sizeof(double) * m->max_width);
     s->dEdG = malloc(sizeof(double) * (m->n2 + m->n4));
-    if (!s->entry || !s->v || !s->r || !s->fc || !s->dfc || !s->act || !s->grad || !s->grad2 || !s->dEdG) {
+    s->er2 = malloc(sizeof(double) * (size_t)s->cap * (m->n4_eta > 0 ? m->n4_eta : 1));
+    s->dg2 = malloc(sizeof(double) * (size_t)s->cap * (m->n2 > 0 ? m->n2 : 1));
+    const size_t maxtrip = (size_t)s->cap * (s->cap - 1) / 2 + 1;
+    s->trip_stride = T_E + m->n4_eta + 2 * m->n4_ang;
+    s->trip_jk = malloc(sizeof(int) * 2 * maxtrip);
+    s->trip = malloc(sizeof(double) * maxtrip * s->trip_stride);
+    if (!s->entry || !s->v || !s->r || !s->fc || !s->dfc || !s->act || !s->grad || !s->grad2 || !s->dEdG || !s->er2
+        || !s->dg2 || !s->trip_jk || !s->trip) {
         scratch_free(s);
         return fail(NNP_ERR_MEMORY, "out of memory");
     }
@@ -362,96 +401,128 @@ static inline double ipow(double x, int n)
     return y;
 }
 
-/* Raw descriptors of one centre (G, length nd). When w is given (dE/dG_raw, length nd),
- * also accumulate dE/dvec into dvec (3 per in-cutoff neighbour). When dG is given,
- * store dG_raw/dvec for each in-cutoff neighbour q as dG[(q*nd + a)*3 + x]. */
-static void centre_descriptors(const nnp_model *m, const scratch *s, int n, double *G, const double *w, double *dvec, double *dG)
+/* Distinct angular parts A = (1 + lambda cos)^zeta and dA/dcos of one triplet. */
+static inline void angular_parts(const nnp_model *m, double cost, double *A, double *dA)
 {
-    const int n2 = m->n2, n4 = m->n4, nd = n2 + n4;
-    const double rc = m->cutoff;
-    if (G) memset(G, 0, sizeof(double) * nd);
-    double ex[NNP_MAX_G4_ETAS]; /* exp(-eta_u r_jk^2) per distinct G4 eta, computed per triplet */
-    double exj[NNP_MAX_G4_ETAS], exk[NNP_MAX_G4_ETAS];
+    for (int k = 0; k < m->n4_ang; k++) {
+        const double lam = m->ang_lambda[k], base = 1.0 + lam * cost;
+        const int zi = m->ang_zeta_int[k];
+        const double pzm1 = zi >= 1 ? ipow(base, zi - 1) : pow(base, m->ang_zeta[k] - 1.0);
+        A[k] = pzm1 * base;
+        dA[k] = m->ang_zeta[k] * lam * pzm1;
+    }
+}
 
+/* Raw descriptors G (length nd) of one centre. Also caches what the gradient pass needs
+ * (dG2/dr per neighbour; per triplet the cutoff product, radial and angular parts).
+ * When dG is given, stores dG_raw/dvec for each in-cutoff neighbour q as dG[(q*nd + a)*3 + x].
+ * G4 term of a triplet: pref * A(cos) * E * F with E = exp(-eta (rij^2 + rik^2 + rjk^2)),
+ * F = fc(rij) fc(rik) fc(rjk); d/drij = pref A E (dF/drij - 2 eta rij F), and alike. */
+static void centre_descriptors(const nnp_model *m, scratch *s, int n, double *G, double *dG)
+{
+    const int n2 = m->n2, n4 = m->n4, nd = n2 + n4, ne = m->n4_eta, na = m->n4_ang;
+    const double rc = m->cutoff, rc2 = rc * rc;
+    memset(G, 0, sizeof(double) * nd);
     for (int q = 0; q < n; q++) {
         const double r = s->r[q], fc = s->fc[q], dfc = s->dfc[q];
-        double dEdr = 0.0;
         for (int a = 0; a < n2; a++) {
             const double d = r - m->g2_rs[a];
             const double e = exp(-m->g2_eta[a] * d * d);
-            const double g = e * fc;
             const double dg = e * (dfc - 2.0 * m->g2_eta[a] * d * fc);
-            if (G) G[a] += g;
-            if (w) dEdr += w[a] * dg;
+            G[a] += e * fc;
+            s->dg2[q * n2 + a] = dg;
             if (dG) for (int x = 0; x < 3; x++) dG[((size_t)q * nd + a) * 3 + x] += dg * s->v[3 * q + x] / r;
         }
-        if (w) for (int x = 0; x < 3; x++) dvec[3 * q + x] += dEdr * s->v[3 * q + x] / r;
+        for (int u = 0; u < ne; u++) s->er2[q * ne + u] = exp(-m->g4_eta_unique[u] * r * r);
     }
+    s->ntrip = 0;
     if (n4 == 0) return;
-    const double rc2 = rc * rc;
     for (int j = 0; j < n; j++) {
         const double *a = &s->v[3 * j];
         const double rij = s->r[j];
-        for (int u = 0; u < m->n4_eta; u++) exj[u] = exp(-m->g4_eta_unique[u] * rij * rij);
         for (int k = j + 1; k < n; k++) {
             const double *b = &s->v[3 * k];
             const double c0 = b[0] - a[0], c1 = b[1] - a[1], c2 = b[2] - a[2];
             const double rjk2 = c0 * c0 + c1 * c1 + c2 * c2;
             if (rjk2 >= rc2 || rjk2 == 0.0) continue;
-            const double rik = s->r[k];
-            const double rjk = sqrt(rjk2);
+            const double rik = s->r[k], rjk = sqrt(rjk2);
             double fcjk, dfcjk;
             cutoff_fn(rjk, rc, &fcjk, &dfcjk);
-            const double cost = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / (rij * rik);
             const double fj = s->fc[j], fk = s->fc[k];
-            const double F = fj * fk * fcjk;
-            const double dF_rij = s->dfc[j] * fk * fcjk;
-            const double dF_rik = fj * s->dfc[k] * fcjk;
-            const double dF_rjk = fj * fk * dfcjk;
-            for (int u = 0; u < m->n4_eta; u++) {
-                exk[u] = exp(-m->g4_eta_unique[u] * (rik * rik + rjk2));
-                ex[u] = exj[u] * exk[u];
-            }
-            /* scalar partials summed over functions, weighted by w (or per function for dG) */
-            double S_c = 0.0, S_ij = 0.0, S_ik = 0.0, S_jk = 0.0;
+            double *t = &s->trip[(size_t)s->ntrip * s->trip_stride];
+            double *E = t + T_E, *A = E + ne, *dA = A + na;
+            s->trip_jk[2 * s->ntrip] = j;
+            s->trip_jk[2 * s->ntrip + 1] = k;
+            s->ntrip++;
+            t[T_F] = fj * fk * fcjk;
+            t[T_DFIJ] = s->dfc[j] * fk * fcjk;
+            t[T_DFIK] = fj * s->dfc[k] * fcjk;
+            t[T_DFJK] = fj * fk * dfcjk;
+            t[T_RJK] = rjk;
+            t[T_COS] = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / (rij * rik);
+            for (int u = 0; u < ne; u++)
+                E[u] = s->er2[j * ne + u] * s->er2[k * ne + u] * exp(-m->g4_eta_unique[u] * rjk2);
+            angular_parts(m, t[T_COS], A, dA);
+            const double F = t[T_F];
+            for (int f = 0; f < n4; f++)
+                G[n2 + f] += m->g4_pref[f] * A[m->g4_ang_slot[f]] * E[m->g4_eta_slot[f]] * F;
+            if (!dG) continue;
+            const double cv[3] = {c0, c1, c2};
             for (int f = 0; f < n4; f++) {
-                const double eta = m->g4_eta[f], lam = m->g4_lambda[f], zeta = m->g4_zeta[f];
-                const int zi = m->g4_zeta_int[f];
-                const double base = 1.0 + lam * cost;
-                const double pzm1 = zi >= 1 ? ipow(base, zi - 1) : pow(base, zeta - 1.0);
-                const double pref = exp2(1.0 - zeta) * ex[m->g4_eta_slot[f]];
-                const double A = pzm1 * base;
-                const double T = pref * A * F;
-                if (G) G[n2 + f] += T;
-                if (!w && !dG) continue;
-                const double t_c = pref * zeta * lam * pzm1 * F;
-                const double t_ij = pref * A * (dF_rij - 2.0 * eta * rij * F);
-                const double t_ik = pref * A * (dF_rik - 2.0 * eta * rik * F);
-                const double t_jk = pref * A * (dF_rjk - 2.0 * eta * rjk * F);
-                if (w) {
-                    const double wf = w[n2 + f];
-                    S_c += wf * t_c; S_ij += wf * t_ij; S_ik += wf * t_ik; S_jk += wf * t_jk;
-                }
-                if (dG) {
-                    double *gj = &dG[((size_t)j * nd + n2 + f) * 3], *gk = &dG[((size_t)k * nd + n2 + f) * 3];
-                    const double cv[3] = {c0, c1, c2};
-                    for (int x = 0; x < 3; x++) {
-                        const double dc_da = b[x] / (rij * rik) - cost * a[x] / (rij * rij);
-                        const double dc_db = a[x] / (rij * rik) - cost * b[x] / (rik * rik);
-                        gj[x] += t_ij * a[x] / rij + t_c * dc_da - t_jk * cv[x] / rjk;
-                        gk[x] += t_ik * b[x] / rik + t_c * dc_db + t_jk * cv[x] / rjk;
-                    }
-                }
-            }
-            if (w) {
-                const double cv[3] = {c0, c1, c2};
+                const double eta = m->g4_eta[f], pe = m->g4_pref[f] * E[m->g4_eta_slot[f]];
+                const double Af = A[m->g4_ang_slot[f]];
+                const double t_c = pe * dA[m->g4_ang_slot[f]] * F;
+                const double t_ij = pe * Af * (t[T_DFIJ] - 2.0 * eta * rij * F);
+                const double t_ik = pe * Af * (t[T_DFIK] - 2.0 * eta * rik * F);
+                const double t_jk = pe * Af * (t[T_DFJK] - 2.0 * eta * rjk * F);
+                double *gj = &dG[((size_t)j * nd + n2 + f) * 3], *gk = &dG[((size_t)k * nd + n2 + f) * 3];
                 for (int x = 0; x < 3; x++) {
-                    const double dc_da = b[x] / (rij * rik) - cost * a[x] / (rij * rij);
-                    const double dc_db = a[x] / (rij * rik) - cost * b[x] / (rik * rik);
-                    dvec[3 * j + x] += S_ij * a[x] / rij + S_c * dc_da - S_jk * cv[x] / rjk;
-                    dvec[3 * k + x] += S_ik * b[x] / rik + S_c * dc_db + S_jk * cv[x] / rjk;
+                    const double dc_da = b[x] / (rij * rik) - t[T_COS] * a[x] / (rij * rij);
+                    const double dc_db = a[x] / (rij * rik) - t[T_COS] * b[x] / (rik * rik);
+                    gj[x] += t_ij * a[x] / rij + t_c * dc_da - t_jk * cv[x] / rjk;
+                    gk[x] += t_ik * b[x] / rik + t_c * dc_db + t_jk * cv[x] / rjk;
                 }
             }
+        }
+    }
+}
+
+/* dE/dvec (3 per in-cutoff neighbour, accumulated into dvec) for w = dE/dG_raw, from the
+ * values cached by centre_descriptors for the same centre. */
+static void centre_gradient(const nnp_model *m, const scratch *s, int n, const double *w, double *dvec)
+{
+    const int n2 = m->n2, n4 = m->n4, ne = m->n4_eta, na = m->n4_ang;
+    for (int q = 0; q < n; q++) {
+        double dEdr = 0.0;
+        for (int a = 0; a < n2; a++) dEdr += w[a] * s->dg2[q * n2 + a];
+        for (int x = 0; x < 3; x++) dvec[3 * q + x] += dEdr * s->v[3 * q + x] / s->r[q];
+    }
+    for (int p = 0; p < s->ntrip; p++) {
+        const int j = s->trip_jk[2 * p], k = s->trip_jk[2 * p + 1];
+        const double *t = &s->trip[(size_t)p * s->trip_stride];
+        const double *E = t + T_E, *A = E + ne, *dA = A + na;
+        /* S_c = dE/dcos; Q0, Q1 give the radial derivatives S_r = dF/dr Q0 - 2 r F Q1 */
+        double S_c = 0.0, Q0 = 0.0, Q1 = 0.0;
+        for (int f = 0; f < n4; f++) {
+            const double we = w[n2 + f] * m->g4_pref[f] * E[m->g4_eta_slot[f]];
+            const double qf = we * A[m->g4_ang_slot[f]];
+            S_c += we * dA[m->g4_ang_slot[f]];
+            Q0 += qf;
+            Q1 += qf * m->g4_eta[f];
+        }
+        const double F = t[T_F], rjk = t[T_RJK], cost = t[T_COS];
+        const double *a = &s->v[3 * j], *b = &s->v[3 * k];
+        const double rij = s->r[j], rik = s->r[k];
+        S_c *= F;
+        const double S_ij = t[T_DFIJ] * Q0 - 2.0 * rij * F * Q1;
+        const double S_ik = t[T_DFIK] * Q0 - 2.0 * rik * F * Q1;
+        const double S_jk = t[T_DFJK] * Q0 - 2.0 * rjk * F * Q1;
+        for (int x = 0; x < 3; x++) {
+            const double cx = b[x] - a[x];
+            const double dc_da = b[x] / (rij * rik) - cost * a[x] / (rij * rij);
+            const double dc_db = a[x] / (rij * rik) - cost * b[x] / (rik * rik);
+            dvec[3 * j + x] += S_ij * a[x] / rij + S_c * dc_da - S_jk * cx / rjk;
+            dvec[3 * k + x] += S_ik * b[x] / rik + S_c * dc_db + S_jk * cx / rjk;
         }
     }
 }
@@ -524,14 +595,14 @@ int nnp_compute(const nnp_model *m, int nlocal, int ntotal, const int *type, con
     for (int i = 0; i < nlocal; i++) {
         const nnp_network *net = &m->net[type[i]];
         const int n = gather(m, &s, offsets[i], offsets[i + 1], vec);
-        centre_descriptors(m, &s, n, G, NULL, NULL, NULL);
+        centre_descriptors(m, &s, n, G, NULL);
         for (int a = 0; a < nd; a++) x[a] = (G[a] - net->shift[a]) / net->scale[a];
         const double e = network_energy(net, m->max_width, x, s.act, s.grad, s.grad2, s.dEdG);
         if (energy_atom) energy_atom[i] = net->energy_ref + e;
         if (!need_grad || n == 0) continue;
         for (int a = 0; a < nd; a++) s.dEdG[a] /= net->scale[a];
         memset(dvec, 0, sizeof(double) * 3 * n);
-        centre_descriptors(m, &s, n, NULL, s.dEdG, dvec, NULL);
+        centre_gradient(m, &s, n, s.dEdG, dvec);
         for (int q = 0; q < n; q++) {
             const double *g = &dvec[3 * q], *v = &s.v[3 * q];
             if (force) {
@@ -569,7 +640,7 @@ int nnp_descriptors(const nnp_model *m, int nlocal, int ntotal, const int *type,
         const int n = gather(m, &s, offsets[i], offsets[i + 1], vec);
         double *Gi = &G[(size_t)i * nd];
         if (dq) memset(dq, 0, sizeof(double) * (size_t)n * nd * 3);
-        centre_descriptors(m, &s, n, Gi, NULL, NULL, dq);
+        centre_descriptors(m, &s, n, Gi, dq);
         for (int a = 0; a < nd; a++) Gi[a] = (Gi[a] - net->shift[a]) / net->scale[a];
         if (!dG) continue;
         for (int q = 0; q < n; q++) {
