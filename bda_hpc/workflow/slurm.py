@@ -114,20 +114,28 @@ class SlurmExecutor:
         self.workdir = Path(workdir or os.getcwd()).resolve()
         self.jobs_dir = self.run_dir / "jobs"
 
-    def _render(self, template: str, name: str, resources: PlannedStage | None, **values) -> Path:
-        """Fill a template from jobscripts/; ``resources`` gives ranks/time/memory (None: a 1-core helper job)."""
+    def _render(self, template: str, name: str, **fields) -> Path:
+        """Fill a template from jobscripts/ with ``fields`` and what every job gets; returns the script."""
         extra = [f"#SBATCH --partition={self.options.partition}"] if self.options.partition else []
         extra += [f"#SBATCH --account={self.options.account}"] if self.options.account else []
         extra += [f"#SBATCH {arg}" for arg in self.options.sbatch_args]
         text = Template((JOBSCRIPTS / template).read_text()).substitute(
-            job_name=f"{self.plan.name}-{name}", ranks=resources.ranks if resources else 1,
-            time=resources.time if resources else "00:10:00", memory=resources.memory if resources else "1G",
-            log_dir=shlex.quote(str(self.run_dir / "logs")), sbatch_extra="\n".join(extra),
-            setup="\n".join(self.options.setup), workdir=shlex.quote(str(self.workdir)),
-            python=shlex.quote(sys.executable), run_dir=shlex.quote(str(self.run_dir)), **values)
+            job_name=f"{self.plan.name}-{name}", log_dir=shlex.quote(str(self.run_dir / "logs")),
+            sbatch_extra="\n".join(extra), setup="\n".join(self.options.setup),
+            workdir=shlex.quote(str(self.workdir)), python=shlex.quote(sys.executable),
+            run_dir=shlex.quote(str(self.run_dir)), **fields)
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "logs").mkdir(exist_ok=True)     # SLURM cannot start a job whose --output dir is missing
         path = self.jobs_dir / f"{name}.sbatch"
         path.write_text(text)
         return path
+
+    @staticmethod
+    def _resources(stage: PlannedStage | None) -> dict:
+        """ranks/time/memory of a stage; None: a one-core helper job (gather, report)."""
+        if stage is None:
+            return {"ranks": 1, "time": "00:10:00", "memory": "1G"}
+        return {"ranks": stage.ranks, "time": stage.time, "memory": stage.memory}
 
     def _sbatch(self, script: Path, after: list[str]) -> str:
         cmd = ["sbatch", "--parsable", "--kill-on-invalid-dep=yes"]
@@ -138,7 +146,7 @@ class SlurmExecutor:
     def _submit_stage(self, stage: PlannedStage, after: list[str]) -> str:
         """Submit a stage (or the stale cases of a sweep and its gather job); returns the job to wait for."""
         if stage.cases is None:
-            script = self._render("stage.sbatch", stage.name, stage, module="bda_hpc.workflow.job",
+            script = self._render("stage.sbatch", stage.name, **self._resources(stage), module="bda_hpc.workflow.job",
                                   job_args=shlex.quote(stage.name))
             job = self._sbatch(script, after)
             update_record(self.run_dir, stage.name, status=SUBMITTED, job_id=job, reason="", returncode=None,
@@ -147,14 +155,15 @@ class SlurmExecutor:
         stale = [i for i in range(len(stage.cases))
                  if not up_to_date(self.run_dir, stage, part_name(i), fingerprint(stage, i))]
         if stale:
-            script = self._render("array.sbatch", stage.name, stage, stage=shlex.quote(stage.name),
+            script = self._render("array.sbatch", stage.name, **self._resources(stage), stage=shlex.quote(stage.name),
                                   array=",".join(map(str, stale)))
             array_job = self._sbatch(script, after)
             for i in stale:
                 update_record(self.run_dir, stage.name, part_name(i), status=SUBMITTED, job_id=f"{array_job}_{i}",
                               reason="", returncode=None, outputs={}, started=None, finished=None)
             after = [array_job]
-        script = self._render("stage.sbatch", f"{stage.name}-gather", None, module="bda_hpc.workflow.job",
+        script = self._render("stage.sbatch", f"{stage.name}-gather", **self._resources(None),
+                              module="bda_hpc.workflow.job",
                               job_args=f"{shlex.quote(stage.name)} --gather")
         job = self._sbatch(script, after)
         update_record(self.run_dir, stage.name, "gather", status=SUBMITTED, job_id=job, reason="",
@@ -170,8 +179,6 @@ class SlurmExecutor:
 
     def submit(self, report: bool = True) -> dict[str, str]:
         """Submit every stage that is not up to date; returns stage -> job id ('' when skipped)."""
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "logs").mkdir(exist_ok=True)     # SLURM cannot start a job whose --output dir is missing
         jobs: dict[str, str] = {}
         for stage in self.plan.stages.values():
             after = [jobs[up] for up in stage.upstream if jobs.get(up)]
@@ -183,24 +190,17 @@ class SlurmExecutor:
             log.info("submitted %s as job %s%s", stage.name, jobs[stage.name],
                      f" after {', '.join(after)}" if after else "")
         if report:
-            script = self._render("stage.sbatch", "report", None, module="bda_hpc.workflow.report", job_args="")
+            script = self._render("stage.sbatch", "report", **self._resources(None),
+                                  module="bda_hpc.workflow.report", job_args="")
             jobs["(report)"] = self._sbatch(script, [j for j in jobs.values() if j])
         return jobs
 
     def submit_single_allocation(self, spec_path: Path, cores: int) -> str:
         """The whole pipeline as one job running the local executor; its time limit is the sum of the stages'."""
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "logs").mkdir(exist_ok=True)
-        script = Template((JOBSCRIPTS / "pipeline.sbatch").read_text()).substitute(
-            job_name=self.plan.name, cores=cores, time=sum(_minutes(s.time) for s in self.plan.stages.values()),
-            log_dir=shlex.quote(str(self.run_dir / "logs")),
-            sbatch_extra="\n".join(f"#SBATCH {a}" for a in self.options.sbatch_args),
-            setup="\n".join(self.options.setup), workdir=shlex.quote(str(self.workdir)),
-            python=shlex.quote(sys.executable), spec=shlex.quote(str(spec_path)),
-            run_dir=shlex.quote(str(self.run_dir)))
-        path = self.jobs_dir / "pipeline.sbatch"
-        path.write_text(script)
-        return self._sbatch(path, [])
+        minutes = sum(_minutes(s.time) for s in self.plan.stages.values())
+        script = self._render("pipeline.sbatch", "pipeline", cores=cores, time=minutes,
+                              spec=shlex.quote(str(spec_path)))
+        return self._sbatch(script, [])
 
 
 def _minutes(walltime: str) -> int:
