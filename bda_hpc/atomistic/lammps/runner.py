@@ -54,14 +54,16 @@ class ThermoParser:
         return row
 
     def table(self) -> dict[str, np.ndarray]:
-        """All thermo rows of all runs, concatenated (a row repeated at a run boundary is dropped)."""
-        out: dict[str, list] = {}
+        """Thermo rows of all runs by step: a block that starts at step s (a new run, or a resumed one
+        from a restart file) replaces the rows at steps >= s logged before it. A column that a block
+        lacks (another thermo_style) is NaN in its rows."""
+        rows: list[dict] = []
         for block in self.blocks:
-            steps = out.get("Step", [])
-            start = 1 if steps and block["Step"] and block["Step"][0] == steps[-1] else 0
-            for c, values in block.items():
-                out.setdefault(c, []).extend(values[start:])
-        return {c: np.array(v) for c, v in out.items()}
+            if block["Step"]:
+                rows = [r for r in rows if r["Step"] < block["Step"][0]]
+                rows += [dict(zip(block, values)) for values in zip(*block.values())]
+        columns = list(dict.fromkeys(c for block in self.blocks for c in block))
+        return {c: np.array([r.get(c, np.nan) for r in rows]) for c in columns}
 
 
 def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1,
@@ -74,7 +76,8 @@ def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "in.lmp").write_text(script)
-    cmd = [*env.command(nprocs, "in.lmp", "log.lammps"), "-nonbuf"]
+    # -log none: scripts that keep a log say `log log.lammps append` (it survives restarts)
+    cmd = [*env.command(nprocs, "in.lmp", "none"), "-nonbuf"]
     parser = ThermoParser()
     tail: list[str] = []
     start = time.monotonic()
@@ -96,16 +99,33 @@ def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1
     return parser.table() if table else parser
 
 
-def read_dump(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Last frame of a `dump custom` text file: (box bounds rows, {column: array sorted by id})."""
+def read_dump_frames(path: str | Path) -> list[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+    """Every frame of a `dump custom` text file: (step, box bounds rows, {column: array sorted by id})."""
     lines = Path(path).read_text().splitlines()
     starts = [k for k, line in enumerate(lines) if line.startswith("ITEM: TIMESTEP")]
     if not starts:
         raise SolverError(f"{path}: no frame in dump file")
-    frame = lines[starts[-1]:]
-    natoms = int(frame[3])
-    box = np.array([[float(w) for w in frame[5 + k].split()] for k in range(3)])
-    columns = frame[8].split()[2:]
-    data = np.array([[float(w) for w in line.split()] for line in frame[9:9 + natoms]]).reshape(natoms, -1)
-    data = data[np.argsort(data[:, columns.index("id")])] if "id" in columns else data
-    return box, {c: data[:, k] for k, c in enumerate(columns)}
+    frames = []
+    for k in starts:
+        natoms = int(lines[k + 3])
+        box = np.array([[float(w) for w in lines[k + 5 + d].split()] for d in range(3)])
+        columns = lines[k + 8].split()[2:]
+        data = np.array([[float(w) for w in line.split()] for line in lines[k + 9:k + 9 + natoms]])
+        data = data.reshape(natoms, len(columns))
+        data = data[np.argsort(data[:, columns.index("id")])] if "id" in columns else data
+        frames.append((int(lines[k + 1]), box, {c: data[:, j] for j, c in enumerate(columns)}))
+    return frames
+
+
+def read_dump(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Last frame of a `dump custom` text file: (box bounds rows, {column: array sorted by id})."""
+    _step, box, columns = read_dump_frames(path)[-1]
+    return box, columns
+
+
+def read_log(path: str | Path) -> dict[str, np.ndarray]:
+    """The thermo table of a log.lammps (all runs, also across restarts appended to the same log)."""
+    parser = ThermoParser()
+    for line in Path(path).read_text().splitlines():
+        parser.feed(line)
+    return parser.table()

@@ -1,0 +1,75 @@
+"""From MD output to numbers: diffusivity from the MSD, Arrhenius fit, surface roughness (NumPy)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import SolverError
+
+KB_EV = 8.617333262e-5  # eV/K
+
+
+@dataclass
+class LinearFit:
+    slope: float
+    intercept: float
+    slope_stderr: float
+
+
+def linear_fit(x, y) -> LinearFit:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3:
+        raise SolverError(f"a linear fit needs at least 3 points, got {len(x)}")
+    A = np.column_stack([x, np.ones_like(x)])
+    (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - (slope * x + intercept)
+    var = resid @ resid / max(len(x) - 2, 1)
+    stderr = float(np.sqrt(var / ((x - x.mean()) @ (x - x.mean()))))
+    return LinearFit(float(slope), float(intercept), stderr)
+
+
+def diffusivity(time_ps, msd_a2, dimensions: int, skip_fraction: float = 0.2) -> tuple[float, float]:
+    """D (Å²/ps) and its standard error from MSD = 2 d D t, fitted after the first ``skip_fraction``
+    of the time (the ballistic and transient part)."""
+    t, m = np.asarray(time_ps, float), np.asarray(msd_a2, float)
+    keep = t >= t[0] + skip_fraction * (t[-1] - t[0])
+    fit = linear_fit(t[keep], m[keep])
+    return fit.slope / (2 * dimensions), fit.slope_stderr / (2 * dimensions)
+
+
+def arrhenius(temperatures, diffusivities) -> dict:
+    """D = D0 exp(-Q / kT): D0 in the units of D, Q in eV, from ln D against 1/kT."""
+    T, D = np.asarray(temperatures, float), np.asarray(diffusivities, float)
+    if np.any(D <= 0):
+        raise SolverError(f"Arrhenius fit needs positive diffusivities, got {D.tolist()} at T = {T.tolist()} K")
+    x, y = 1.0 / (KB_EV * T), np.log(D)
+    A = np.column_stack([x, np.ones_like(x)])
+    (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
+    return {"prefactor": float(np.exp(intercept)), "activation_energy": float(-slope)}
+
+
+def surface_heights(positions: np.ndarray, lx: float, ly: float, bins: int) -> np.ndarray:
+    """Height map: the highest z in each of bins x bins columns (columns without atoms: NaN)."""
+    ix = np.floor(positions[:, 0] / lx * bins).astype(int) % bins
+    iy = np.floor(positions[:, 1] / ly * bins).astype(int) % bins
+    h = np.full(bins * bins, -np.inf)
+    np.maximum.at(h, ix * bins + iy, positions[:, 2])
+    h[np.isinf(h)] = np.nan
+    return h.reshape(bins, bins)
+
+
+def attached(positions: np.ndarray, lx: float, ly: float, bond: float = 3.3) -> np.ndarray:
+    """Mask of atoms with a neighbour within ``bond`` Å (periodic in x, y): drops atoms still in flight."""
+    from scipy.spatial import cKDTree
+
+    p = positions - [0.0, 0.0, positions[:, 2].min()]
+    p[:, :2] %= [lx, ly]
+    tree = cKDTree(p, boxsize=[lx, ly, 1e6])
+    return np.array([len(n) > 1 for n in tree.query_ball_point(p, bond)])
+
+
+def roughness(positions: np.ndarray, lx: float, ly: float, bins: int) -> float:
+    """RMS deviation of the height map of the attached atoms from its mean (Å)."""
+    h = surface_heights(positions[attached(positions, lx, ly)], lx, ly, bins)
+    return float(np.sqrt(np.nanmean((h - np.nanmean(h)) ** 2)))
