@@ -9,10 +9,10 @@ from bda_hpc.workflow.state import DONE, Record, write_record
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def stage(run, name, outputs, upstream=(), cases=None):
+def stage(run, name, outputs, upstream=(), cases=None, provides=()):
     return PlannedStage(name=name, argv=["python", "-m", "x", "--out-dir", str(run / name)], ranks=1,
                         time="1", memory="1G", out_dir=str(run / name), inputs=[], upstream=list(upstream),
-                        outputs=outputs, provides=[], config=None, cases=cases)
+                        outputs=outputs, provides=list(provides), config=None, cases=cases)
 
 
 def test_provenance_traces_inputs_and_flags_changed_ones(tmp_path):
@@ -23,12 +23,14 @@ def test_provenance_traces_inputs_and_flags_changed_ones(tmp_path):
     write_params(b_file, "phasefield", {"height": Parameter(2e-6, "m", uncertainty=1e-7)}, inputs=[a_file],
                  results={"series": {"time": (t, "s"), "tip": (1e-7 * t, "m")}, "grid": (np.array([64, 64]), "1")})
     plan = Plan(name="t", spec_path="p.toml", run_dir=str(run), cores=2,
-                stages={"a": stage(run, "a", ["a.h5"]), "b": stage(run, "b", ["b.h5"], upstream=["a"])})
+                stages={"a": stage(run, "a", ["a.h5"]),
+                        "b": stage(run, "b", ["b.h5"], upstream=["a"], provides=["height"])})
     plan.save(run / "resolved.json")
     for name in "ab":
         write_record(run, Record(stage=name, status=DONE, started=100.0, finished=103.5))
     md = (write_report(run).parent / "report.md").read_text()
     assert "| a.h5 | stage a |" in md and "| unchanged |" in md
+    assert "| b | height | 2e-06 ± 1e-07 | m | b.h5 |" in md       # the key-parameter summary
     assert "| height | 2e-06 | m | 1e-07 |" in md and "| gamma | 0.5 | J/m^2 |" in md
     assert "| grid | [64, 64] | 1 |" in md                  # short arrays: a table, not a plot
     assert "![b.h5 results/series against time](b_0.png)" in md

@@ -236,6 +236,21 @@ def _parameter_files(plan: Plan) -> list[tuple[str, Path]]:
     return found
 
 
+def _key_parameters(plan: Plan, files: list[tuple[str, Path]]) -> list[list[str]]:
+    rows = []
+    for name, path in files:
+        try:
+            ps = read_params(path)
+        except ParameterFileError:
+            continue
+        for key in plan.stages[name].provides:
+            if key in ps:
+                p = ps.parameters[key]
+                value = _fmt(p.value) + ("" if p.uncertainty is None else f" ± {p.uncertainty:.3g}")
+                rows.append([name, key, value, p.units, path.name])
+    return rows
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write the report for ``run_dir``; returns the path of report.html."""
     run_dir = Path(run_dir).resolve()
@@ -254,6 +269,11 @@ def write_report(run_dir: str | Path) -> Path:
     if timeline:
         doc.image(timeline, "Where the wall time went: one bar per stage run")
     files = _parameter_files(plan)
+    key_rows = _key_parameters(plan, files)
+    if key_rows:
+        doc.heading("Key parameters")
+        doc.para("What each stage declares it provides (`provides` in the pipeline spec), as written.")
+        doc.table(["stage", "parameter", "value", "units", "file"], key_rows)
     producers = {str(p): f"stage {name}" for name, p in files}
     for stage in plan.stages.values():       # the runs a sweep table was gathered from
         for case in range(len(stage.cases or [])):
