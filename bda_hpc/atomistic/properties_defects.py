@@ -72,7 +72,7 @@ def surface_energies(calc, a0: float, e_bulk: float, layers: int, vacuum: float,
         values = []
         for n100 in (layers - 2, layers):
             nl = max(3, int(round(n100 * 0.5 / spacing)))
-            slab = build("Li", size=(1, 1, nl), a=a0, vacuum=vacuum / 2, orthogonal=(name != "111"))
+            slab = build("Li", size=(1, 1, nl), a=a0, vacuum=vacuum / 2, orthogonal=(name == "100"))
             area = np.linalg.norm(np.cross(slab.cell[0], slab.cell[1]))
             unrelaxed = (_energy(slab, calc) - len(slab) * e_bulk) / (2 * area)
             relax(slab, calc, fmax)

@@ -23,7 +23,7 @@ GPA = 1e9
 ANGSTROM = 1e-10
 A2_PER_PS = 1e-8  # Å^2/ps -> m^2/s
 
-QUICK = {"supercell": 2, "slab_layers": 5, "neb_images": 3, "md_temperatures": [300.0, 400.0, 500.0],
+QUICK = {"supercell": 2, "slab_layers": 5, "neb_images": 3, "md_temperatures": [350.0, 400.0, 450.0],
          "md_supercell": 2, "md_time_ps": 3.0, "md_equilibration_ps": 0.5, "fmax": 0.02}
 
 EXPERIMENT = {  # REFERENCES.md §6 (value or range, units as in the table)
@@ -131,6 +131,12 @@ def _diffusion(progress: Progress, calc, s, static, comm) -> dict:
         runs.update(part)
     temps = np.array(sorted(runs))
     d_cell = np.array([runs[T]["d_cell"] for T in temps])
+    if np.any(d_cell <= 0):
+        from ..errors import SolverError
+
+        bad = ", ".join(f"{T:g} K" for T, d in zip(temps, d_cell) if d <= 0)
+        raise SolverError(f"vacancy MD: the mean-square displacement did not grow at {bad}; "
+                          "raise md_time_ps or the temperatures in [mlff.properties]", collective=True)
     migration = arrhenius(temps, d_cell)
     ef = static["vacancy"]["vacancy_formation_energy"]
     nsites = runs[temps[0]]["atoms"] + 1

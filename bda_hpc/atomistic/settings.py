@@ -73,7 +73,7 @@ class PropertiesSettings:
     neb_images: int = 5
     md_temperatures: list[float] = field(default_factory=lambda: [250.0, 300.0, 350.0, 400.0])  # below melting (454 K)
     md_supercell: int = 3                # bcc cubic repeats for diffusion MD, one vacancy
-    md_time_ps: float = 20.0
+    md_time_ps: float = 10.0
     md_timestep_fs: float = 2.0
     md_equilibration_ps: float = 2.0
     seed: int = 11

@@ -7,6 +7,7 @@ pair_coeff, missing file).
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ...errors import InputError, SolverError
 from .environment import LammpsEnv
 
 log = logging.getLogger("bda_hpc.md")
+LOOP = re.compile(r"Loop time of (\S+) on (\d+) procs for (\d+) steps with (\d+) atoms")
 INPUT_ERRORS = ("pair_coeff", "Unrecognized", "Cannot open", "plugin", "Illegal", "Unknown", "compiled for")
 
 
@@ -28,6 +30,8 @@ class ThermoParser:
 
     blocks: list = field(default_factory=list)   # one dict {column: list} per run command
     errors: list = field(default_factory=list)
+    loops: list = field(default_factory=list)    # (seconds, ranks, steps, atoms) per run ("Loop time of ...")
+    max_rss_mb: list = field(default_factory=list)  # "Maximum resident set size" lines of `info memory`
     _columns: list | None = None
 
     def feed(self, line: str) -> dict | None:
@@ -35,6 +39,11 @@ class ThermoParser:
         words = line.split()
         if line.startswith("ERROR") or line.startswith("MPI_ABORT"):
             self.errors.append(line.strip())
+        loop = LOOP.match(line)
+        if loop:
+            self.loops.append((float(loop[1]), int(loop[2]), int(loop[3]), int(loop[4])))
+        if line.startswith("Maximum resident set size"):
+            self.max_rss_mb.append(float(words[-2]))
         if words and words[0] == "Step":
             self._columns = words
             self.blocks.append({c: [] for c in words})

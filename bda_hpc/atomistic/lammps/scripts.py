@@ -24,12 +24,13 @@ def start(s: MDSettings, potential: str, create: str, resume: str | None, bounda
 
 
 def bulk(s: MDSettings, repeat, temperature: float, vacancies: int = 0) -> str:
+    """bcc crystal with velocities at ``temperature`` (NVE starts at 2T: equipartition halves it)."""
     nx, ny, nz = repeat
     lines = (f"lattice bcc {s.lattice_constant}\nregion box block 0 {nx} 0 {ny} 0 {nz}\n"
              f"create_box 1 box\nmass 1 {LI_MASS}\ncreate_atoms 1 box\n")
     if vacancies:
         lines += f"delete_atoms random count {vacancies} no all NULL {s.seed} compress yes\n"
-    return lines + f"velocity all create {2 * temperature} {s.seed} mom yes rot yes dist gaussian\n"
+    return lines + f"velocity all create {temperature} {s.seed} mom yes rot yes dist gaussian\n"
 
 
 def integrator(s: MDSettings, ensemble: str, temperature: float, pressure: float = 0.0, group: str = "all") -> str:
@@ -47,7 +48,7 @@ def restart_lines(every: int) -> str:
 
 def md_run(s: MDSettings, potential: str, resume: str | None) -> str:
     r = s.run
-    create = bulk(s, r.repeat, r.temperature / 2 if r.ensemble == "nve" else r.temperature)
+    create = bulk(s, r.repeat, 2 * r.temperature if r.ensemble == "nve" else r.temperature)
     return (start(s, potential, create, resume) + integrator(s, r.ensemble, r.temperature, r.pressure)
             + "compute peatom all pe/atom\n"
             + f"dump traj all custom {r.dump_every} traj.lammpstrj id type x y z vx vy vz fx fy fz c_peatom\n"
