@@ -1,0 +1,228 @@
+"""Li electrodeposition (Chen et al. 2015 form, REFERENCES §1), nondimensional, 2D and 3D.
+
+Fields: ξ (1 in Li metal), c = c/c0 (Li⁺ in the electrolyte), φ (potential in
+units of RT/(nF), so that nFη/(RT) = φ). Lengths in µm, time in s, energies in
+E0 = 2.5e6 J/m³; conductivities in S/m. Residuals at each cell::
+
+    F_ξ = ξ̇ + Lσ [g'(ξ) - ∇·q(∇ξ)] + Lη h'(ξ) [e^{(1-α)φ} - c e^{-αφ}]
+    F_c = ċ - ∇·[D(ξ) (∇c + c ∇φ)] + (c_s/c0) ξ̇
+    F_φ = -∇·[σ(ξ) ∇φ] + P ξ̇,         P = n F² c_s l0² / (R T t0 · 1 S/m)
+
+with q the anisotropic gradient flux of :mod:`stencil` (ε0² = κ0), D and σ
+interpolated with h(ξ) and averaged arithmetically onto faces. Boundaries
+(face values): x-: ξ = 1, φ = φ_applied, zero ion flux; x+: ξ = 0, c = 1,
+φ = 0; zero flux elsewhere.
+
+Conservation built into this form: Σ (c + (c_s/c0) ξ) changes only by the ion
+flux through the faces, and Σ of the φ residual makes the current through
+the boundary faces equal P Σ ξ̇ (Faraday).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .model import Model
+from .sparsity import BOX, NONE, POINT, STAR
+from .stencil import aniso_divergence, aniso_divergence_jac, aniso_energy, first_axis, oidx
+
+
+# parameter vector layout (the kernels read these positions)
+L_SIGMA, KAPPA, W_BARRIER, DELTA, L_ETA, ALPHA, RATIO_CS, D_S, D_L, SIG_S, SIG_L, POISSON = range(12)
+XI, C, PHI = 0, 1, 2
+
+
+@njit(cache=True, inline="always")
+def _h(x):
+    return x * x * x * (6.0 * x * x - 15.0 * x + 10.0)
+
+
+@njit(cache=True, inline="always")
+def _dh(x):
+    return 30.0 * x * x * (1.0 - x) * (1.0 - x)
+
+
+@njit(cache=True, inline="always")
+def _d2h(x):
+    return 60.0 * x * (1.0 - x) * (1.0 - 2.0 * x)
+
+
+@njit(cache=True)
+def li_residual(u, udot, F, p, h, off, dim):
+    nz, ny, nx = F.shape[0], F.shape[1], F.shape[2]
+    eps0 = np.sqrt(p[KAPPA])
+    for k in range(nz):
+        for j in range(ny):
+            for i in range(nx):
+                gk, gj, gi = k + off[0], j + off[1], i + off[2]
+                xi, c, phi = u[gk, gj, gi, XI], u[gk, gj, gi, C], u[gk, gj, gi, PHI]
+                xid = udot[k, j, i, XI]
+                gp = 2.0 * p[W_BARRIER] * xi * (1.0 - xi) * (1.0 - 2.0 * xi)
+                bv = np.exp((1.0 - p[ALPHA]) * phi) - c * np.exp(-p[ALPHA] * phi)
+                div = aniso_divergence(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA])
+                F[k, j, i, XI] = xid + p[L_SIGMA] * (gp - div) + p[L_ETA] * _dh(xi) * bv
+                ion = 0.0
+                cur = 0.0
+                for ax in range(first_axis(dim), 3):
+                    ez, ey, ex = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+                    for s in (-1, 1):
+                        nk, nj, ni = gk + s * ez, gj + s * ey, gi + s * ex
+                        hn = _h(u[nk, nj, ni, XI])
+                        hc = _h(xi)
+                        dface = 0.5 * (p[D_S] * (hc + hn) + p[D_L] * (2.0 - hc - hn))
+                        sface = 0.5 * (p[SIG_S] * (hc + hn) + p[SIG_L] * (2.0 - hc - hn))
+                        dphi = (u[nk, nj, ni, PHI] - phi) / h[ax]
+                        dc = (u[nk, nj, ni, C] - c) / h[ax]
+                        cbar = 0.5 * (u[nk, nj, ni, C] + c)
+                        # outward flux difference: s=+1 upper face, s=-1 lower face, both as (neighbour - self)
+                        ion += dface * (dc + cbar * dphi) / h[ax]
+                        cur += sface * dphi / h[ax]
+                F[k, j, i, C] = udot[k, j, i, C] - ion + p[RATIO_CS] * xid
+                F[k, j, i, PHI] = -cur + p[POISSON] * xid
+
+
+@njit(cache=True)
+def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
+    nz, ny, nx = row_start.shape[0], row_start.shape[1], row_start.shape[2]
+    eps0 = np.sqrt(p[KAPPA])
+    centre = oidx(0, 0, 0)
+    for k in range(nz):
+        for j in range(ny):
+            for i in range(nx):
+                gk, gj, gi = k + off[0], j + off[1], i + off[2]
+                xi, c, phi = u[gk, gj, gi, XI], u[gk, gj, gi, C], u[gk, gj, gi, PHI]
+                r0, r1, r2 = row_start[k, j, i, XI], row_start[k, j, i, C], row_start[k, j, i, PHI]
+                ea = np.exp((1.0 - p[ALPHA]) * phi)
+                eb = np.exp(-p[ALPHA] * phi)
+                gpp = 2.0 * p[W_BARRIER] * (1.0 - 6.0 * xi + 6.0 * xi * xi)
+                vals[r0 + slot[XI, centre, XI]] += shift + p[L_SIGMA] * gpp + p[L_ETA] * _d2h(xi) * (ea - c * eb)
+                vals[r0 + slot[XI, centre, C]] += -p[L_ETA] * _dh(xi) * eb
+                vals[r0 + slot[XI, centre, PHI]] += p[L_ETA] * _dh(xi) * ((1.0 - p[ALPHA]) * ea + p[ALPHA] * c * eb)
+                aniso_divergence_jac(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], -p[L_SIGMA], vals, r0, slot, XI)
+                vals[r1 + slot[C, centre, C]] += shift
+                vals[r1 + slot[C, centre, XI]] += p[RATIO_CS] * shift
+                vals[r2 + slot[PHI, centre, XI]] += p[POISSON] * shift
+                hc = _h(xi)
+                dhc = _dh(xi)
+                for ax in range(first_axis(dim), 3):
+                    ez, ey, ex = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+                    w = 1.0 / h[ax]
+                    for s in (-1, 1):
+                        nk, nj, ni = gk + s * ez, gj + s * ey, gi + s * ex
+                        on = oidx(s * ez, s * ey, s * ex)
+                        xn = u[nk, nj, ni, XI]
+                        hn = _h(xn)
+                        dhn = _dh(xn)
+                        dface = 0.5 * (p[D_S] * (hc + hn) + p[D_L] * (2.0 - hc - hn))
+                        sface = 0.5 * (p[SIG_S] * (hc + hn) + p[SIG_L] * (2.0 - hc - hn))
+                        dd = 0.5 * (p[D_S] - p[D_L])  # ∂dface/∂h of either cell
+                        ds = 0.5 * (p[SIG_S] - p[SIG_L])
+                        dphi = (u[nk, nj, ni, PHI] - phi) * w
+                        dc = (u[nk, nj, ni, C] - c) * w
+                        cbar = 0.5 * (u[nk, nj, ni, C] + c)
+                        flux = dc + cbar * dphi
+                        # F_c -= dface * flux * w
+                        vals[r1 + slot[C, on, C]] -= dface * (w + 0.5 * dphi) * w
+                        vals[r1 + slot[C, centre, C]] -= dface * (-w + 0.5 * dphi) * w
+                        vals[r1 + slot[C, on, PHI]] -= dface * cbar * w * w
+                        vals[r1 + slot[C, centre, PHI]] += dface * cbar * w * w
+                        vals[r1 + slot[C, on, XI]] -= dd * dhn * flux * w
+                        vals[r1 + slot[C, centre, XI]] -= dd * dhc * flux * w
+                        # F_φ -= sface * dphi * w
+                        vals[r2 + slot[PHI, on, PHI]] -= sface * w * w
+                        vals[r2 + slot[PHI, centre, PHI]] += sface * w * w
+                        vals[r2 + slot[PHI, on, XI]] -= ds * dhn * dphi * w
+                        vals[r2 + slot[PHI, centre, XI]] -= ds * dhc * dphi * w
+
+
+@njit(cache=True)
+def _bulk_energy(u, off, own, wbar):
+    total = 0.0
+    for k in range(off[0], off[0] + own[0]):
+        for j in range(off[1], off[1] + own[1]):
+            for i in range(off[2], off[2] + own[2]):
+                x = u[k, j, i, XI]
+                total += wbar * x * x * (1.0 - x) * (1.0 - x)
+    return total
+
+
+class LiDeposition(Model):
+    """The nondimensional Li electrodeposition model; build it with :meth:`from_physical`."""
+
+    name = "li_deposition"
+    fields = ("xi", "c", "phi")
+    algebraic = (False, False, True)
+    coupling = [[BOX, POINT, POINT], [STAR, STAR, STAR], [STAR, NONE, STAR]]
+    residual_kernel = staticmethod(li_residual)
+    jacobian_kernel = staticmethod(li_jacobian)
+
+    def __init__(self, prm: np.ndarray, phi_applied: float, dim: int, front: float, noise: float = 0.0,
+                 seed: int = 0, nuclei=()):
+        self.prm = np.asarray(prm, dtype=float)
+        self.phi_applied = float(phi_applied)
+        self.periodic = (False,) * dim
+        self.front = front
+        self.noise = noise
+        self.seed = seed
+        self.nuclei = [tuple(n) for n in nuclei]
+
+    @classmethod
+    def from_physical(cls, phys, dim: int, front: float, **kwargs) -> LiDeposition:
+        """``phys``: :class:`~bda_hpc.phasefield.li_params.LiPhysical` (SI); nondimensionalise it here."""
+        from .li_params import nondimensional
+
+        prm, phi = nondimensional(phys)
+        return cls(prm, phi, dim, front, **kwargs)
+
+    def faces(self) -> dict:
+        from .grid import FaceCondition
+
+        return {"x-": FaceCondition((1.0, None, self.phi_applied)), "x+": FaceCondition((0.0, 1.0, 0.0))}
+
+    def parameters(self) -> np.ndarray:
+        return self.prm
+
+    def describe(self) -> dict:
+        return {**super().describe(), "parameters": self.prm.tolist(), "phi_applied": self.phi_applied}
+
+    @property
+    def interface_length(self) -> float:
+        """ℓ = √(κ0 / 2W) (µm): the tanh profile is ½[1 - tanh(x / 2ℓ)]."""
+        return float(np.sqrt(self.prm[KAPPA] / (2.0 * self.prm[W_BARRIER])))
+
+    def initial_state(self, grid) -> np.ndarray:
+        """Flat front at x = ``front`` (µm) plus optional hemispherical nuclei and seeded noise."""
+        coords = grid.centres()
+        x = coords[0]
+        ell = self.interface_length
+        dist = np.broadcast_to(x - self.front, grid.own_size).copy()
+        for nucleus in self.nuclei:  # (y, [z,] radius): a bump centred on the front
+            *centre, radius = nucleus
+            r2 = (x - self.front) ** 2
+            for a, cpos in enumerate(centre):
+                r2 = r2 + (coords[a + 1] - cpos) ** 2
+            dist = np.minimum(dist, np.sqrt(r2) - radius)
+        xi = 0.5 * (1.0 - np.tanh(dist / (2.0 * ell)))
+        if self.noise > 0:
+            xi = xi + self._noise(grid) * (xi * (1.0 - xi) * 4.0)
+        u = np.zeros(grid.own_size + (3,))
+        u[..., XI] = np.clip(xi, 0.0, 1.0)
+        u[..., C] = 1.0 - _h(u[..., XI])
+        u[..., PHI] = self.phi_applied * _h(u[..., XI])
+        return u
+
+    def _noise(self, grid) -> np.ndarray:
+        """Uniform noise in ±noise from a seeded generator over the whole grid (same for any rank count)."""
+        rng = np.random.default_rng(self.seed)
+        full = rng.uniform(-self.noise, self.noise, size=tuple(reversed(grid.cells)))
+        if grid.dim == 2:
+            full = full[None]
+        return full[tuple(slice(s, s + n) for s, n in zip(grid.own_start, grid.own_size))]
+
+    def energy(self, grid, u: np.ndarray) -> float:
+        h = np.array([grid.spacing[2] if grid.dim == 3 else 1.0, grid.spacing[1], grid.spacing[0]])
+        off = np.array(grid.offset, dtype=np.int64)
+        own = np.array(grid.own_size, dtype=np.int64)
+        vol = float(np.prod(grid.spacing))
+        bulk = _bulk_energy(u, off, own, self.prm[W_BARRIER]) * vol
+        return bulk + aniso_energy(u, XI, h, off, own, grid.dim, np.sqrt(self.prm[KAPPA]), self.prm[DELTA])

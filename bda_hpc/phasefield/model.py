@@ -1,0 +1,50 @@
+"""What a phase-field model declares, so that the solver needs nothing model-specific.
+
+A model is written as an implicit system ``F(t, u, u̇) = 0`` at every cell
+(PETSc TS IFunction form); algebraic fields (a chemical potential, an electric
+potential) simply have no u̇ term. A subclass declares:
+
+* ``name`` and ``fields`` (names, in dof order),
+* ``coupling`` (see :mod:`sparsity`): which field depends on which neighbours,
+* ``periodic`` and ``faces`` (boundary conditions, see :mod:`grid`),
+* ``residual_kernel(u, udot, F, prm, h, off, dim)`` and
+  ``jacobian_kernel(u, udot, shift, vals, row_start, slot, prm, h, off, dim)``:
+  Numba functions over the ghosted local array; the Jacobian is
+  ∂F/∂u + shift · ∂F/∂u̇,
+* ``parameters()``: the float64 parameter vector the kernels read,
+* ``energy(grid, u)``: the total free energy (for monitoring),
+* ``initial_state(grid)``: the owned part of u at t = 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Model:
+    name = "model"
+    fields: tuple[str, ...] = ()
+    coupling: list[list[int]] = []
+    periodic: tuple[bool, ...] = ()
+    residual_kernel = None
+    jacobian_kernel = None
+
+    @property
+    def dof(self) -> int:
+        return len(self.fields)
+
+    def faces(self) -> dict:
+        return {}
+
+    def parameters(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def initial_state(self, grid) -> np.ndarray:
+        raise NotImplementedError
+
+    def energy(self, grid, u: np.ndarray) -> float:
+        """Total free energy of this rank's cells (the solver sums over ranks)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Model identity stored in checkpoints (a restart must match it)."""
+        return {"name": self.name, "fields": list(self.fields)}

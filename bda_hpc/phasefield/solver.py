@@ -1,0 +1,239 @@
+"""Implicit time integration of any :class:`Model` on a :class:`Grid` with PETSc TS (options prefix ``pf_``).
+
+The TS sees the model as an IFunction/IJacobian pair. Each callback scatters
+the global state into the ghosted local array, fills boundary ghosts and
+calls the model's Numba kernel; the Jacobian is written into a fixed local
+CSR (:mod:`sparsity`) and handed to PETSc in one call.
+
+Time runs in *segments* (:meth:`PhaseFieldSolver.advance`): each segment is
+one ``TSSolve`` from a state (u, t, dt) to a target time, and starts its
+integrator afresh. A checkpoint holds exactly (u, t, dt, step) at a segment
+boundary, so a restarted run repeats the uninterrupted one step for step.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from ..errors import SolverError
+from .grid import Grid
+from .sparsity import Sparsity
+
+log = logging.getLogger("bda_hpc.phasefield")
+
+DEFAULT_OPTIONS = {
+    "ts_type": "bdf",
+    "ts_adapt_type": "basic",
+    "ts_max_snes_failures": "-1",
+    "ts_max_reject": "20",
+    "ts_rtol": "1e-4",
+    "ts_atol": "1e-4",
+    "snes_type": "newtonls",
+    "snes_rtol": "1e-10",
+    "snes_atol": "1e-10",
+    "snes_max_it": "20",
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+}
+
+
+def set_default_options(prefix: str, options: dict) -> None:
+    """Put ``options`` into the PETSc database unless already given (the command line wins)."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    for key, value in options.items():
+        name = prefix + key
+        if not db.hasName(name):
+            db.setValue(name, str(value).lower() if isinstance(value, bool) else str(value))
+
+
+class PhaseFieldSolver:
+    """TS + SNES + KSP for one model on one grid; ``options`` are TOML defaults under the prefix."""
+
+    def __init__(self, comm, grid: Grid, model, *, options: dict | None = None, prefix: str = "pf_",
+                 progress_every: float = 10.0):
+        from petsc4py import PETSc
+
+        self.comm = comm
+        self.grid = grid
+        self.model = model
+        self.prefix = prefix
+        self.progress_every = progress_every
+        self.sparsity = Sparsity(grid, model.coupling)
+        self._indptr, self._columns = self.sparsity.petsc_arrays()
+        self._h = np.array([grid.spacing[2] if grid.dim == 3 else 1.0, grid.spacing[1], grid.spacing[0]])
+        self._off = np.array(grid.offset, dtype=np.int64)
+        self._prm = np.ascontiguousarray(model.parameters(), dtype=float)
+        self._stage = PETSc.Log.Stage("pf_timestep")
+        self._ev_res = PETSc.Log.Event("pf_residual")
+        self._ev_jac = PETSc.Log.Event("pf_jacobian")
+
+        self.u = grid.da.createGlobalVec()
+        self.F = self.u.duplicate()
+        self.J = grid.da.createMatrix()
+        self.J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        self.ts = PETSc.TS().create(comm)
+        self.ts.setOptionsPrefix(prefix)
+        self.ts.setDM(grid.da)
+        self.ts.setProblemType(PETSc.TS.ProblemType.NONLINEAR)
+        self.ts.setEquationType(PETSc.TS.EquationType.DAE_IMPLICIT_INDEX1)
+        self.ts.setIFunction(self._ifunction, self.F)
+        self.ts.setIJacobian(self._ijacobian, self.J, self.J)
+        self.ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
+        self.ts.setMonitor(self._monitor)
+        set_default_options(prefix, {**DEFAULT_OPTIONS, **(options or {})})
+        self.ts.setFromOptions()
+        self._exclude_algebraic_fields_from_error()
+        self.step_callbacks = []
+        self.t = 0.0
+        self.step = 0
+        self.dt = None
+        self._clock = None
+
+    def _exclude_algebraic_fields_from_error(self) -> None:
+        """Step-size control on the differential fields only (as IDA's suppressalg does).
+
+        Algebraic fields (μ, φ) jump to satisfy their constraint at the first
+        step; their local truncation error would otherwise stall the adaptor.
+        """
+        algebraic = getattr(self.model, "algebraic", ())
+        if not any(algebraic):
+            return
+        rtol, atol = self.ts.getTolerances()
+        vecs = []
+        for tol in (rtol, atol):
+            v = self.u.duplicate()
+            arr = self.grid.owned_view(v)
+            arr[...] = tol
+            arr[..., np.asarray(algebraic, dtype=bool)] = 1e300
+            vecs.append(v)
+        self.ts.setTolerances(rtol=vecs[0], atol=vecs[1])
+        self._tolerance_vecs = vecs
+
+    # ------------------------------------------------------------- callbacks
+
+    def _ifunction(self, ts, t, x, xdot, f):
+        self._ev_res.begin()
+        u = self.grid.ghosted(x)
+        udot = self.grid.owned_view(xdot)
+        out = self.grid.owned_view(f)
+        self.model.residual_kernel(u, udot, out, self._prm, self._h, self._off, self.grid.dim)
+        self._ev_res.end()
+
+    def _ijacobian(self, ts, t, x, xdot, shift, J, P):
+        from petsc4py import PETSc
+
+        self._ev_jac.begin()
+        u = self.grid.ghosted(x)
+        udot = self.grid.owned_view(xdot)
+        sp = self.sparsity
+        sp.values[:] = 0.0
+        self.model.jacobian_kernel(u, udot, float(shift), sp.values, sp.row_start, sp.slot, self._prm, self._h,
+                                   self._off, self.grid.dim)
+        P.zeroEntries()
+        P.setValuesLocalCSR(self._indptr, self._columns, sp.values * sp.factor, PETSc.InsertMode.ADD_VALUES)
+        P.assemble()
+        if J != P:
+            J.assemble()
+        self._ev_jac.end()
+        return True
+
+    def _monitor(self, ts, step, t, x):
+        if step == self._segment_first_step:
+            return
+        for callback in self.step_callbacks:
+            callback(self, step, t, x)
+        now = time.perf_counter()
+        if now - self._last_progress >= self.progress_every and self.comm.rank == 0:
+            self._last_progress = now
+            self._progress(step, t)
+
+    def _progress(self, step, t):
+        elapsed = time.perf_counter() - self._clock
+        done = (t - self._t_run_start) / max(self._t_run_end - self._t_run_start, 1e-300)
+        eta = elapsed * (1.0 - done) / done if done > 0 else math.inf
+        log.info("t=%.6g dt=%.3g step=%d snes=%d ksp=%d eta=%s", t, self.ts.getTimeStep(), step,
+                 self.ts.getSNESIterations(), self.ts.getKSPIterations(),
+                 "?" if not math.isfinite(eta) else f"{eta:.0f}s")
+
+    # -------------------------------------------------------------- stepping
+
+    def set_state(self, owned: np.ndarray, t: float = 0.0, step: int = 0, dt: float | None = None) -> None:
+        self.grid.owned_view(self.u)[...] = owned
+        self.t, self.step, self.dt = float(t), int(step), dt
+
+    def state(self) -> np.ndarray:
+        return self.grid.owned_view(self.u).copy()
+
+    def begin_run(self, t_end: float) -> None:
+        """Set the span the progress line's ETA refers to."""
+        self._clock = time.perf_counter()
+        self._last_progress = self._clock
+        self._t_run_start, self._t_run_end = self.t, t_end
+
+    def advance(self, t_target: float, dt_initial: float, dt_max: float | None = None) -> None:
+        """Integrate from the current state to ``t_target`` (one segment)."""
+        from petsc4py import PETSc
+
+        if self._clock is None:
+            self.begin_run(t_target)
+        ts = self.ts
+        ts.setTime(self.t)
+        ts.setStepNumber(self.step)
+        ts.setTimeStep(min(self.dt or dt_initial, t_target - self.t))
+        ts.setMaxTime(t_target)
+        ts.setMaxSteps(10**9)
+        if dt_max is not None:
+            ts.setStepLimits(ts.getStepLimits()[0], dt_max)
+        self._segment_first_step = self.step
+        self._stage.push()
+        try:
+            ts.solve(self.u)
+        finally:
+            self._stage.pop()
+        reason = ts.getConvergedReason()
+        if reason < 0 or not np.isfinite(self.u.norm()):
+            raise SolverError(
+                f"phase-field time step failed at t = {ts.getTime():.6g} (step {ts.getStepNumber()}, "
+                f"dt = {ts.getTimeStep():.3g}): TS reason {_reason_name(reason)}; "
+                "the last checkpoint is intact — try a smaller dt_max, a tighter tolerance or another "
+                f"preconditioner (-{self.prefix}pc_type)", collective=True)
+        self.t = ts.getTime()
+        self.step = ts.getStepNumber()
+        # the step the adaptor proposes next, unless the segment end clipped the last one
+        self.dt = ts.getTimeStep()
+        if ts.getTime() < t_target * (1 - 1e-12):
+            raise SolverError(f"phase-field TS stopped at t = {self.t:.6g} before {t_target:.6g}", collective=True)
+
+    def residual_norm(self) -> float:
+        """‖F(t, u, 0)‖ — used by tests on steady states."""
+        zero = self.u.duplicate()
+        zero.set(0.0)
+        self._ifunction(self.ts, self.t, self.u, zero, self.F)
+        zero.destroy()
+        return self.F.norm()
+
+    def total_energy(self) -> float:
+        u = self.grid.ghosted(self.u)
+        return self.comm.allreduce(self.model.energy(self.grid, u))
+
+    def destroy(self) -> None:
+        for v in getattr(self, "_tolerance_vecs", []):
+            v.destroy()
+        self.ts.destroy()
+        self.J.destroy()
+        self.F.destroy()
+        self.u.destroy()
+
+
+def _reason_name(reason: int) -> str:
+    from petsc4py import PETSc
+
+    for name, value in vars(PETSc.TS.ConvergedReason).items():
+        if value == reason and not name.startswith("_"):
+            return f"{name} ({reason})"
+    return str(reason)
