@@ -83,9 +83,18 @@ class DropNet:
             at_knots = torch.cat([torch.zeros_like(increments[:, :1]), torch.cumsum(increments, 1)], 1)
             W = torch.as_tensor(interpolation_matrix(cycles, self.knots))
             return at_knots @ W.T
-        a, b, tau = 0.05 * sp(raw[:, :1]), 0.01 * sp(raw[:, 1:2]), 0.05 + 0.3 * sp(raw[:, 2:3])
+        a, b, tau = self._law(raw)
         s = torch.as_tensor(cycles / CYCLE_SCALE).reshape(1, -1)
         return law_drop(s, a, b, tau, xp=torch)
+
+    @staticmethod
+    def _law(raw):
+        """(a, b, τ) from raw outputs, scaled so that raw ≈ 0 gives the order of magnitude of fitted cells
+        (a ~ 0.03 Ah, b ~ 0.1 Ah, τ ~ 0.6); τ >= 0.2 keeps exp(s/τ) finite over the horizon."""
+        import torch
+
+        sp = torch.nn.functional.softplus
+        return 0.04 * sp(raw[:, :1]), 0.15 * sp(raw[:, 1:2]), 0.2 + 0.6 * sp(raw[:, 2:3])
 
     def law_parameters(self, features) -> np.ndarray | None:
         """(a, b, τ) per cell for the physics-informed net (None for the plain one)."""
@@ -94,9 +103,7 @@ class DropNet:
         if self.kind != "physics":
             return None
         with torch.no_grad():
-            raw = self.net(features)
-            sp = torch.nn.functional.softplus
-            return torch.cat([0.05 * sp(raw[:, :1]), 0.01 * sp(raw[:, 1:2]), 0.05 + 0.3 * sp(raw[:, 2:3])], 1).numpy()
+            return torch.cat(self._law(self.net(features)), 1).numpy()
 
 
 def anchored(drop, early_q, early_mask, early_drop):

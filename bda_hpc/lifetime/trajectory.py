@@ -156,7 +156,9 @@ def forecast(members, data: Prepared, idx: np.ndarray) -> np.ndarray:
 def fleet_mean_forecast(data: Prepared, train_idx, idx) -> np.ndarray:
     """Baseline: the training cells' mean drop curve (relative to their first 10 cycles), anchored per cell."""
     ref = np.nanmedian(data.q[train_idx, :10], axis=1, keepdims=True)
-    drop = np.nanmean(ref - data.q[train_idx], axis=0)
+    diff = ref - data.q[train_idx]
+    count = np.isfinite(diff).sum(0)
+    drop = np.where(count > 0, np.nansum(diff, 0) / np.maximum(count, 1), np.nan)
     drop = np.maximum.accumulate(np.nan_to_num(drop, nan=np.nanmax(drop)))    # beyond the data: hold the last
     early = data.q[idx, :data.n_early]
     q0 = np.nanmean(early + drop[:data.n_early], axis=1, keepdims=True)
@@ -188,14 +190,16 @@ def score(data: Prepared, idx, members_q: np.ndarray, z: float) -> dict:
     pred_rul = end_of_life(mean, data.n_early) - data.n_early
     sq, inside, count = 0.0, 0, 0
     for k, i in enumerate(idx):
-        stop = int(min(data.cycle_life[i], HORIZON))
+        life = data.cycle_life[i]
+        stop = int(min(life, HORIZON)) if np.isfinite(life) else HORIZON   # no end of life: score all data
         measured = data.q[i, data.n_early:stop]
         ok = np.isfinite(measured)
         err = mean[k, data.n_early:stop][ok] - measured[ok]
         sq += float(np.sum(err ** 2))
         count += int(ok.sum())
         inside += int(np.sum(np.abs(err) <= z * std[k, data.n_early:stop][ok]))
-    return {"rul_mae_cycles": float(np.mean(np.abs(pred_rul - true_rul))),
+    known = np.isfinite(true_rul)
+    return {"rul_mae_cycles": float(np.mean(np.abs(pred_rul - true_rul)[known])) if known.any() else float("nan"),
             "trajectory_rmse_ah": float(np.sqrt(sq / max(count, 1))),
             "band_coverage": float(inside / max(count, 1)),
             "predicted_rul": pred_rul, "true_rul": true_rul}

@@ -29,7 +29,7 @@ class WarningConfig:
     threshold: float = 3.0         # robust z-score
     consecutive: int = 2
     min_spread_ah: float = 0.002   # floor of the fleet spread of capacity loss (Ah)
-    min_spread_rate: float = 0.002  # floor of the fleet spread of fade rate (Ah per 1000 cycles)
+    min_spread_rate: float = 0.01   # floor of the fleet spread of fade rate (Ah per 1000 cycles; > slope noise)
 
     def validate(self) -> list[str]:
         problems = []
