@@ -76,20 +76,28 @@ def print_rows(rows):
 
 
 def sweep_rows(n_cells, nprocs, out_dir):
-    """n_cells designs (thicknesses varied) with our MPI sweep and with PyBaMM's BatchStudy-free
-    multiprocessing sweep (pybamm solver.solve(inputs=[...]) over the same cores)."""
+    """n_cells random designs (both porosities and the C-rate) with our MPI sweep (wall time of the
+    mpiexec run, start-up included) and with PyBaMM solving the list of inputs on nprocs threads."""
     from bda_hpc.launch import mpiexec_command
 
     out = Path(out_dir) / "dfn_sweep_bench.h5"
     t0 = time.perf_counter()
     cmd = mpiexec_command(nprocs) + [sys.executable, "-m", "bda_hpc.cell.sweep", "--n-cells", str(n_cells),
                                      "--out", str(out)]
+    if out.exists():
+        out.unlink()
+    for part in Path(str(out) + ".parts").glob("rank*.npz"):  # time a fresh sweep, not a resume
+        part.unlink()
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     ours_s = time.perf_counter() - t0
     from bda_hpc.cell.sweep import pybamm_sweep
+    from bda_hpc.io.params import read_results
 
-    peer_s = pybamm_sweep(n_cells, nprocs)
+    peer_s, peer_caps = pybamm_sweep(n_cells, nprocs)
+    caps = read_results(out, "table/discharge_capacity")
     return {"n_cells": n_cells, "nprocs": nprocs, "bda_sweep_s": ours_s, "pybamm_sweep_s": peer_s,
+            "capacity_max_rel_diff": float(np.nanmax(np.abs(caps - peer_caps) / peer_caps)),
+            "n_failed": int(np.sum(~np.isfinite(caps))),
             "bda_cells_per_s_per_core": n_cells / ours_s / nprocs,
             "pybamm_cells_per_s_per_core": n_cells / peer_s / nprocs}
 

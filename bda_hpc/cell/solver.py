@@ -37,6 +37,7 @@ DEFAULT_OPTIONS = {
     "snes_lag_preconditioner_persists": "true",
     "snes_rtol": "1e-10",
     "snes_atol": "1e-10",
+    "snes_stol": "1e-16",  # the step test is relative to |u| ~ c_s ~ 1e4: it would accept 10 mV errors
     "ksp_type": "preonly",
     "pc_type": "lu",
     # CV steps put a zero on the diagonal of the I row; LU without pivoting needs it moved
@@ -47,8 +48,9 @@ EVENT_NAMES = ("lower voltage cut-off", "upper voltage cut-off", "current below 
                "negative surface stoichiometry above the OCP range",
                "positive surface stoichiometry below the OCP range",
                "positive surface stoichiometry above the OCP range",
-               "electrolyte concentration below the table range")
+               "electrolyte depleted (below 0.1 % of its initial concentration or the table range)")
 RANGE_EVENTS = set(range(3, 8))
+MAX_STEPS = 200_000  # per experiment step; a 1C discharge takes ~200
 RANGE_SUBJECTS = {3: "negative surface stoichiometry", 4: "negative surface stoichiometry",
                   5: "positive surface stoichiometry", 6: "positive surface stoichiometry",
                   7: "electrolyte concentration"}
@@ -87,8 +89,9 @@ class DfnSolver:
         self.algebraic = np.flatnonzero(grid.differential_mask() == 0)
         self._potential_rows = np.flatnonzero(self.algebraic != grid.slices["I"].start)
         t = grid.params.tables
-        self.ranges = (t["negative.ocp"].lo, t["negative.ocp"].hi, t["positive.ocp"].lo, t["positive.ocp"].hi,
-                       t["electrolyte.diffusivity"].lo)
+        ce_floor = max(t["electrolyte.diffusivity"].lo, t["electrolyte.conductivity"].lo,
+                       1e-3 * grid.params["electrolyte.c_init"])  # below this the kinetics degenerate (j0 ~ sqrt c_e)
+        self.ranges = (t["negative.ocp"].lo, t["negative.ocp"].hi, t["positive.ocp"].lo, t["positive.ocp"].hi, ce_floor)
         self.cmax = (grid.params["negative.c_max"], grid.params["positive.c_max"])
         self.stage = PETSc.Log.Stage("dfn solve")
         self.ev_jac = PETSc.Log.Event("dfn jacobian")
@@ -211,7 +214,7 @@ class DfnSolver:
             ts.setMaxTime(t0 + plan.duration)
             ts.setTimeStep(min(dt0, plan.duration))
             ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
-            ts.setMaxSteps(10**7)
+            ts.setMaxSteps(MAX_STEPS)
             ts.setMaxSNESFailures(-1)
             ts.setErrorIfStepFails(False)
             n_ev = len(EVENT_NAMES)
@@ -247,12 +250,16 @@ class DfnSolver:
             names = [EVENT_NAMES[e] for e in self._fired]
             bad = [EVENT_NAMES[e] for e in self._fired if e in RANGE_EVENTS]
             if bad:
-                raise SolverError(f"cell step '{self._plan.label}': {bad[0]} at t = {t:.1f} s -- the state left "
-                                  f"the range where the parameter set defines its functions "
-                                  f"(OCP stoichiometry or electrolyte table); stop earlier or extend the set")
+                v = self.kernel.voltage(self._out.states[-1])
+                raise SolverError(f"cell step '{self._plan.label}': {bad[0]} at t = {t:.1f} s, V = {v:.4f} V -- an "
+                                  f"electrode or the electrolyte is exhausted; end the step earlier (voltage "
+                                  f"cut-off) or lower the current")
             return names[0]
-        if reason > 0:
+        if reason > 0 and t >= self._t_start + self._plan.duration * (1 - 1e-12):
             return "duration reached"
+        if reason > 0:
+            raise SolverError(f"cell step '{self._plan.label}': {MAX_STEPS} time steps without reaching the end "
+                              f"(t = {t:.1f} s); the time step collapsed -- see -dfn_ts_monitor")
         # a failure as a surface stoichiometry (or c_e) runs into the end of its range is named as such
         ind = self._indicators(self._out.states[-1])
         near = [e for e in sorted(RANGE_EVENTS) if ind[e] < 0.01]

@@ -44,6 +44,7 @@ class CellConfig:
     microstructure_quantity: str = "bruggeman_exponent"  # or "tortuosity_x"
     plots: bool = True
     petsc: dict = field(default_factory=dict)  # PETSc options without the dfn_ prefix
+    sweep: dict = field(default_factory=dict)  # `bda-hpc cell sweep`: {"negative.porosity" = [..], "c_rate" = [..]}
 
     def validate(self) -> list[str]:
         problems = [f"mesh.{p}" for p in self.mesh.validate()]
