@@ -144,8 +144,9 @@ class LocalExecutor:
         return self.cores - sum(part.ranks for part, _ in self.children.values())
 
     def _launch_fitting(self) -> None:
-        for progress in self.progress.values():
-            while progress.pending and progress.pending[0].ranks <= self._free_cores():
+        for name in self.plan.stages:      # pipeline order: a stage listed earlier gets free cores first
+            progress = self.progress.get(name)
+            while progress is not None and progress.pending and progress.pending[0].ranks <= self._free_cores():
                 part = progress.pending.pop(0)
                 cmd = [sys.executable, "-m", "bda_hpc.workflow.job", str(self.run_dir), part.stage.name]
                 cmd += ["--gather"] if part.gather else ([] if part.case is None else ["--case", str(part.case)])

@@ -111,8 +111,8 @@ def _pyplot():
 
 
 def _read_results(path: Path) -> tuple[list, list[list[str]]]:
-    """From /results: (group, x, x units, [(name, y, units)]) per group of 1-D curves of one length,
-    and table rows [name, value, units] for scalars and short arrays."""
+    """From /results: (group, x, x units, [(name, y, units)]) per group of 1-D curves of one length with
+    an x axis named in X_AXIS_NAMES, and table rows [name, value, units] for scalars and short arrays."""
     import h5py
 
     found, small = [], []
@@ -135,10 +135,9 @@ def _read_results(path: Path) -> tuple[list, list[list[str]]]:
             lowered = {n.lower(): n for n in names}
             x_name = next((lowered[k] for k in X_AXIS_NAMES if k in lowered), None)   # time before capacity
             ys = [n for n in names if n != x_name]
-            if ys:
-                x, xu = curves[x_name] if x_name else (np.arange(len(curves[ys[0]][0])), "")
-                found.append((f"{where}:{x_name or 'index'}", x, xu,
-                              [(n, *curves[n]) for n in ys[:MAX_CURVES]]))
+            if x_name and ys:     # without a known x axis (data rows, samples) a line plot says nothing
+                x, xu = curves[x_name]
+                found.append((f"{where}:{x_name}", x, xu, [(n, *curves[n]) for n in ys[:MAX_CURVES]]))
 
     with h5py.File(path, "r") as f:
         if "results" in f:
@@ -257,6 +256,8 @@ def write_report(run_dir: str | Path) -> Path:
     plan = Plan.load(run_dir / RESOLVED)
     out = run_dir / "report"
     out.mkdir(exist_ok=True)
+    for old in out.glob("*.png"):         # plots of an earlier report that this one may not redraw
+        old.unlink()
     doc = Document(f"bda_hpc run: {plan.name}")
     doc.para(f"Run directory {run_dir}; pipeline {plan.spec_path}; report written "
              f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}.")
