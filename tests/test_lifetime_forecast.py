@@ -105,13 +105,9 @@ def test_warning_flags_the_fast_fader_and_not_the_fleet():
     assert result["lead_cycles"][-1] == cells[-1].cycle_life - result["flag_cycle"][-1]
 
 
-def test_expand_grid_and_overrides():
+def test_expand_grid():
     grid = search.expand_grid({"b": [1, 2, 3], "a": [0.1, 0.2]})
     assert len(grid) == 6 and grid[0] == {"a": 0.1, "b": 1} and grid[-1] == {"a": 0.2, "b": 3}
-    table = search.apply_overrides({"x": {"y": 1}}, ["x.y=2.5", "model=elastic_net", "z.w=[1, 2]"])
-    assert table == {"x": {"y": 2.5}, "model": "elastic_net", "z": {"w": [1, 2]}}
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        search.apply_overrides({}, ["novalue"])
     with pytest.raises(ConfigError, match="non-empty list"):
         search.expand_grid({"alpha": 0.1})
 

@@ -14,18 +14,19 @@ Data-driven battery life prediction on measured ageing data.
 
 Writes OUT_DIR/lifetime.h5, PNG plots and (cycle life) OUT_DIR/lifetime_model.pkl; --json writes the
 summary (rmse_cycles/mape_percent or rul_mae_cycles/trajectory_rmse_ah). A hyper-parameter point of a
-sweep is one run: --set model=elastic_net --set params.alpha=0.01 (compare runs by their cv_rmse).
+sweep is one run: --set lifetime.model=elastic_net --set lifetime.params.alpha=0.01 (compare runs by
+their cycle_life_cv_rmse, a cross-validation score on train).
 Run under mpiexec to spread the cross-validation over ranks."""
 
 
 def register(sub, common) -> None:
     from ..cli import add_stage_options
+    from ..workflow.overrides import add_set_option
 
     p = sub.add_parser("lifetime", parents=[common], help="life prediction on measured ageing data",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_stage_options(p, default_out="out/lifetime")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a [lifetime] config value (dotted keys, TOML values), repeatable")
+    add_set_option(p)
     p.add_argument("--json", metavar="OUT.json", help="also write the summary as JSON")
     p.set_defaults(handler=run)
     actions = p.add_subparsers(dest="action", metavar="ACTION")

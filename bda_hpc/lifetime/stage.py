@@ -13,13 +13,11 @@ from typing import Literal
 import numpy as np
 
 from .. import __version__
-from ..config import from_dict, read_toml
 from ..errors import ConfigError, InputError
 from ..io.params import Parameter, write_params
 from .cyclelife import CycleLifeConfig, evaluate, fit_cycle_life, format_table
 from .data import SEVERSON_SPLITS, read_severson_split, read_sunwoda
 from .quality import check_cells
-from .search import apply_overrides
 from .trajectory import TrajectoryConfig, cross_validate, format_summary
 from .warning import WarningConfig, format_warnings, run_warnings
 
@@ -33,7 +31,7 @@ class LifetimeConfig:
     task: Literal["cycle_life", "trajectory"] = "cycle_life"
     data_dir: str = "../shared/data/ageing/severson_attia"   # relative: to the working directory, else the repo
     seed: int = 0
-    model: str = ""          # run only this named model (one point of a sweep); "" runs all
+    model: str = ""          # run only this named model (one case of a sweep); "" runs all
     params: dict = field(default_factory=dict)   # fixed hyper-parameters for ``model`` (replace its grid)
     cycle_life: CycleLifeConfig = field(default_factory=CycleLifeConfig)
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
@@ -46,11 +44,10 @@ class LifetimeConfig:
 
 
 def load_config(path: str | None, overrides: list[str] = ()) -> LifetimeConfig:
-    """The [lifetime] table of ``path`` with ``--set KEY=VALUE`` overrides applied."""
-    table = read_toml(path).get("lifetime", {}) if path else {}
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [lifetime] must be a table")
-    cfg = from_dict(LifetimeConfig, apply_overrides(table, overrides), f"{path or '<defaults>'}:[lifetime]")
+    """The [lifetime] table of ``path`` with ``--set lifetime.KEY=VALUE`` overrides applied."""
+    from ..workflow.overrides import load_section_with_set
+
+    cfg = load_section_with_set(path, "lifetime", LifetimeConfig, list(overrides))
     if cfg.model and cfg.task == "cycle_life":
         specs = {m.name: m for m in cfg.cycle_life.models}
         if cfg.model not in specs:
@@ -128,6 +125,9 @@ def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
               for s in SEVERSON_SPLITS}
     params.update({f"cycle_life_mape_{s}": Parameter(row["mape_percent"][s], "percent", f"MAPE on {s}",
                                                      best.spec.name) for s in SEVERSON_SPLITS})
+    params["cycle_life_cv_rmse"] = Parameter(
+        best.cv_rmse, "1", f"{cfg.cycle_life.cv_folds}-fold CV RMSE over training cells (cycles); select by this",
+        f"{best.spec.name} {best.params}, seed {cfg.seed}", uncertainty=best.cv_rmse_std)
     if comm.rank == 0:
         shown = [best.spec.name] + [n for n in table["models"] if n.startswith("baseline")]
         plots.parity(table, shown, out_dir / "cycle_life_parity.png")
