@@ -5,7 +5,7 @@ units of RT/(nF), so that nFη/(RT) = φ). Lengths in µm, time in s, energies i
 E0 = 2.5e6 J/m³; conductivities in S/m. Residuals at each cell::
 
     F_ξ = ξ̇ + Lσ [g'(ξ) - ∇·q(∇ξ)] + Lη h'(ξ) [e^{(1-α)φ} - c e^{-αφ}]
-    F_c = ċ - ∇·[D(ξ) (∇c + c ∇φ)] + (c_s/c0) ξ̇
+    F_c = ċ - ∇·[D(ξ) (∇c + c ∇φ)] + (c_s/c0) ξ̇   (Scharfetter–Gummel face fluxes)
     F_φ = -∇·[σ(ξ) ∇φ] + P ξ̇,         P = n F² c_s l0² / (R T t0 · 1 S/m)
 
 with q the anisotropic gradient flux of :mod:`stencil` (ε0² = κ0), D and σ
@@ -48,6 +48,22 @@ def _d2h(x):
 
 
 @njit(cache=True)
+def bernoulli(x):
+    """B(x) = x / (e^x - 1), the Scharfetter–Gummel weight (series near 0)."""
+    if abs(x) < 1e-5:
+        return 1.0 - 0.5 * x + x * x / 12.0
+    return x / np.expm1(x)
+
+
+@njit(cache=True)
+def bernoulli_prime(x):
+    if abs(x) < 1e-5:
+        return -0.5 + x / 6.0
+    e = np.expm1(x)
+    return (e - x * (e + 1.0)) / (e * e)
+
+
+@njit(cache=True)
 def li_residual(u, udot, F, p, h, off, dim):
     nz, ny, nx = F.shape[0], F.shape[1], F.shape[2]
     eps0 = np.sqrt(p[KAPPA])
@@ -71,12 +87,10 @@ def li_residual(u, udot, F, p, h, off, dim):
                         hc = _h(xi)
                         dface = 0.5 * (p[D_S] * (hc + hn) + p[D_L] * (2.0 - hc - hn))
                         sface = 0.5 * (p[SIG_S] * (hc + hn) + p[SIG_L] * (2.0 - hc - hn))
-                        dphi = (u[nk, nj, ni, PHI] - phi) / h[ax]
-                        dc = (u[nk, nj, ni, C] - c) / h[ax]
-                        cbar = 0.5 * (u[nk, nj, ni, C] + c)
-                        # outward flux difference: s=+1 upper face, s=-1 lower face, both as (neighbour - self)
-                        ion += dface * (dc + cbar * dphi) / h[ax]
-                        cur += sface * dphi / h[ax]
+                        jump = u[nk, nj, ni, PHI] - phi
+                        # Scharfetter–Gummel inflow from the neighbour (keeps c positive at steep φ)
+                        ion += dface * (bernoulli(-jump) * u[nk, nj, ni, C] - bernoulli(jump) * c) / h[ax] ** 2
+                        cur += sface * jump / h[ax] ** 2
                 F[k, j, i, C] = udot[k, j, i, C] - ion + p[RATIO_CS] * xid
                 F[k, j, i, PHI] = -cur + p[POISSON] * xid
 
@@ -117,15 +131,16 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                         sface = 0.5 * (p[SIG_S] * (hc + hn) + p[SIG_L] * (2.0 - hc - hn))
                         dd = 0.5 * (p[D_S] - p[D_L])  # ∂dface/∂h of either cell
                         ds = 0.5 * (p[SIG_S] - p[SIG_L])
-                        dphi = (u[nk, nj, ni, PHI] - phi) * w
-                        dc = (u[nk, nj, ni, C] - c) * w
-                        cbar = 0.5 * (u[nk, nj, ni, C] + c)
-                        flux = dc + cbar * dphi
+                        cn = u[nk, nj, ni, C]
+                        jump = u[nk, nj, ni, PHI] - phi
+                        dphi = jump * w
+                        flux = (bernoulli(-jump) * cn - bernoulli(jump) * c) * w
+                        dflux = -(bernoulli_prime(-jump) * cn + bernoulli_prime(jump) * c) * w  # ∂flux/∂φ_n
                         # F_c -= dface * flux * w
-                        vals[r1 + slot[C, on, C]] -= dface * (w + 0.5 * dphi) * w
-                        vals[r1 + slot[C, centre, C]] -= dface * (-w + 0.5 * dphi) * w
-                        vals[r1 + slot[C, on, PHI]] -= dface * cbar * w * w
-                        vals[r1 + slot[C, centre, PHI]] += dface * cbar * w * w
+                        vals[r1 + slot[C, on, C]] -= dface * bernoulli(-jump) * w * w
+                        vals[r1 + slot[C, centre, C]] += dface * bernoulli(jump) * w * w
+                        vals[r1 + slot[C, on, PHI]] -= dface * dflux * w
+                        vals[r1 + slot[C, centre, PHI]] += dface * dflux * w
                         vals[r1 + slot[C, on, XI]] -= dd * dhn * flux * w
                         vals[r1 + slot[C, centre, XI]] -= dd * dhc * flux * w
                         # F_φ -= sface * dphi * w

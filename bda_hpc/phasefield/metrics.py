@@ -51,12 +51,12 @@ def metal_volume(grid, xi: np.ndarray, comm) -> float:
 def face_inflow(grid, u_ghost: np.ndarray, prm: np.ndarray, comm, side: int) -> tuple[float, float]:
     """(ion inflow, current inflow) through the x- (side 0) or x+ (side 1) face, nondimensional.
 
-    Ion flux D (∂c/∂x + c ∂φ/∂x) and current σ ∂φ/∂x, both counted positive
+    Ion flux D (∂c/∂x + c ∂φ/∂x) (Scharfetter–Gummel, as the kernel) and current σ ∂φ/∂x, both counted positive
     into the domain, with the face values the residual kernel uses; so at a
     converged step d/dt Σ(c + (c_s/c0) ξ)V = ion inflow (Li conservation) and
     P d/dt Σ ξ V = (current inflow at x-) + (current inflow at x+) (Faraday).
     """
-    from .li_deposition import C, D_L, D_S, SIG_L, SIG_S
+    from .li_deposition import C, D_L, D_S, SIG_L, SIG_S, bernoulli
 
     ax = 2
     touches = grid.ghost_start[ax] < 0 if side == 0 else grid.ghost_start[ax] + grid.ghost_size[ax] > grid.cells[0]
@@ -68,10 +68,12 @@ def face_inflow(grid, u_ghost: np.ndarray, prm: np.ndarray, comm, side: int) -> 
         dface = 0.5 * (prm[D_S] * (hg + hc) + prm[D_L] * (2.0 - hg - hc))
         sface = 0.5 * (prm[SIG_S] * (hg + hc) + prm[SIG_L] * (2.0 - hg - hc))
         dphi = (g[..., PHI] - c[..., PHI]) / grid.spacing[0]  # ghost minus interior: inward for either side
-        dc = (g[..., C] - c[..., C]) / grid.spacing[0]
         inner = tuple(slice(o, o + n) for o, n in zip(grid.offset[:2], grid.own_size[:2]))
         face = float(np.prod(grid.spacing[1:]))
-        ion = float((dface * (dc + 0.5 * (g[..., C] + c[..., C]) * dphi))[inner].sum()) * face
+        jump = g[..., PHI] - c[..., PHI]
+        sg = np.vectorize(bernoulli)
+        inflow = (sg(-jump) * g[..., C] - sg(jump) * c[..., C]) / grid.spacing[0]
+        ion = float((dface * inflow)[inner].sum()) * face
         cur = float((sface * dphi)[inner].sum()) * face
     return comm.allreduce(ion), comm.allreduce(cur)
 
