@@ -83,9 +83,13 @@ class Plan:
     def load(cls, path: Path) -> Plan:
         if not path.exists():
             raise ConfigError(f"{path}: no resolved pipeline here (is {path.parent} a run directory?)")
-        data = json.loads(path.read_text())
-        stages = {name: PlannedStage(**s) for name, s in data.pop("stages").items()}
-        return cls(stages=stages, **data)
+        try:
+            data = json.loads(path.read_text())
+            stages = {name: PlannedStage(**s) for name, s in data.pop("stages").items()}
+            return cls(stages=stages, **data)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ConfigError(f"{path}: not a resolved pipeline this bda_hpc can read ({exc}); start the run "
+                              "again in a new --run-dir") from None
 
 
 def format_value(value) -> str:
