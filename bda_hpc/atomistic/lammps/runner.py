@@ -32,6 +32,7 @@ class ThermoParser:
     errors: list = field(default_factory=list)
     loops: list = field(default_factory=list)    # (seconds, ranks, steps, atoms) per run ("Loop time of ...")
     max_rss_mb: list = field(default_factory=list)  # "Maximum resident set size" lines of `info memory`
+    cpu_percent: list = field(default_factory=list)  # "x% CPU use" per run: < 100 when the cores are shared
     _columns: list | None = None
 
     def feed(self, line: str) -> dict | None:
@@ -42,6 +43,8 @@ class ThermoParser:
         loop = LOOP.match(line)
         if loop:
             self.loops.append((float(loop[1]), int(loop[2]), int(loop[3]), int(loop[4])))
+        if "% CPU use with" in line:
+            self.cpu_percent.append(float(words[0].rstrip("%")))
         if line.startswith("Maximum resident set size"):
             self.max_rss_mb.append(float(words[-2]))
         if words and words[0] == "Step":
