@@ -14,10 +14,12 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+include "fem/sort_row.pxi"
+
 
 def fv_rows(const double[:, :, ::1] sigma not None, const int[:, :, ::1] gnum not None,
             owned_start, owned_shape, ghost_start, voxels, spacing, int axis, double u_in, double u_out):
-    """CSR rows (indptr, global columns, values) and right-hand side of the owned cells.
+    """CSR rows (indptr, global columns ascending in each row, values) and right-hand side of the owned cells.
 
     sigma and gnum cover this rank's ghosted cell box; ghost_start is that box's
     global corner, voxels the global image shape, spacing the voxel size per axis.
@@ -92,6 +94,7 @@ def fv_rows(const double[:, :, ::1] sigma not None, const int[:, :, ::1] gnum no
                     if diag == 0.0:
                         diag = 1.0  # outside the phase (or isolated): u = 0
                     vals[kdiag] = diag
+                    sort_row(&cols[kdiag], &vals[kdiag], k - kdiag)
                     row += 1
                     indptr[row] = <int>k
     return indptr_arr, cols_arr[:k].copy(), vals_arr[:k].copy(), rhs_arr
