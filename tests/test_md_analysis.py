@@ -89,3 +89,15 @@ def test_md_settings_errors_name_the_key(tmp_path):
         load_settings(str(cfg), {})
     cfg.write_text("[md]\nmodel = 'm.h5'\n")
     assert load_settings(str(cfg), {}).model == str(tmp_path / "m.h5")
+
+
+def test_example_config_and_jobscript_are_valid():
+    import subprocess
+
+    from conftest import REPO
+
+    from bda_hpc.atomistic.lammps.stage import load_settings
+
+    s = load_settings(str(REPO / "examples/md_li.toml"), {})
+    assert 2 * np.prod(s.diffusion.repeat) - s.diffusion.vacancies >= 10_000 and len(s.diffusion.temperatures) >= 3
+    assert subprocess.run(["bash", "-n", str(REPO / "jobscripts/md_li.sbatch")]).returncode == 0

@@ -18,6 +18,7 @@ def register(sub, common) -> None:
     p.add_argument("--task", action="append", choices=TASKS, metavar="TASK",
                    help=f"run only this task (repeatable; {', '.join(TASKS)}); default: the enabled ones")
     p.add_argument("--model", metavar="M.h5|M.nnp", help="NNP model (overrides [md] model)")
+    p.add_argument("--plugin", metavar="bda_nnp.so", help="plugin file (overrides [md] plugin)")
     p.add_argument("--nprocs", type=int, metavar="N", help="LAMMPS ranks (overrides [md] nprocs)")
     add_stage_options(p, default_out="out/md")
     p.set_defaults(handler=_handler)

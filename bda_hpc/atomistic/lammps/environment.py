@@ -6,6 +6,8 @@ plugin built for another LAMMPS version, and a missing ``lmp`` with one clear In
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,11 @@ class LammpsEnv:
                              f"is LAMMPS {host}; rebuild with `make lammps-plugin`")
 
     def command(self, nprocs: int, input_file: str | Path, log_file: str | Path) -> list[str]:
-        """mpiexec (of the MPI this LAMMPS is built with) ... lmp -in INPUT -log LOG."""
-        launcher = [self.mpiexec, "-n", str(nprocs)] if nprocs > 1 or self.libdir is None else []
+        """LAUNCHER lmp -in INPUT -log LOG. The launcher is mpiexec of the MPI this LAMMPS is built with,
+        or $BDA_LAMMPS_LAUNCHER (e.g. "srun" in a SLURM job; "{n}" in it becomes the rank count)."""
+        custom = os.environ.get("BDA_LAMMPS_LAUNCHER")
+        if custom:
+            launcher = shlex.split(custom.replace("{n}", str(nprocs)))
+        else:
+            launcher = [self.mpiexec, "-n", str(nprocs)] if nprocs > 1 or self.libdir is None else []
         return [*launcher, self.lmp, "-in", str(input_file), "-log", str(log_file), "-nocite"]

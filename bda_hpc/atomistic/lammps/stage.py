@@ -34,7 +34,8 @@ def run_stage(args) -> int:
     if world().size > 1:
         raise ConfigError("bda-hpc md starts LAMMPS with its own MPI launcher ([md] nprocs ranks): run it as one "
                           "process, not under mpiexec")
-    overrides = {k: v for k, v in (("model", args.model), ("nprocs", args.nprocs)) if v is not None}
+    overrides = {k: v for k, v in (("model", args.model), ("plugin", args.plugin), ("nprocs", args.nprocs))
+                 if v is not None}
     settings = load_settings(args.config, overrides)
     tasks = args.task or [t for t in ("run", "diffusion", "surface", "deposition") if getattr(settings, t).enabled]
     env = LammpsEnv.load(settings.plugin or None)
