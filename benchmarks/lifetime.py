@@ -66,8 +66,8 @@ def bench_models(X, y, repeats: int) -> dict:
     out = {}
     for kind in KINDS:
         model = build_model(kind, seed=0)
-        fit = _median_time(lambda: model.fit(X["train"], y), 1 if kind == "mlp" else repeats)
-        predict = _median_time(lambda: model.predict(X_all), repeats) / len(X_all)
+        fit = _median_time(lambda m=model: m.fit(X["train"], y), 1 if kind == "mlp" else repeats)
+        predict = _median_time(lambda m=model: m.predict(X_all), repeats) / len(X_all)
         out[kind] = {"fit_s": fit, "predict_s_per_cell": predict}
     return out
 
@@ -84,7 +84,7 @@ def bench_trajectory(epochs: int) -> dict:
         start = time.perf_counter()
         member = train_member(kind, data, train_idx, cfg, seed=0)
         out[kind] = {"train_member_s": time.perf_counter() - start,
-                     "forecast_s_per_cell": _median_time(lambda: forecast([member], data, held), 5) / held.size}
+                     "forecast_s_per_cell": _median_time(lambda m=member: forecast([m], data, held), 5) / held.size}
     return out
 
 

@@ -156,11 +156,13 @@ def evaluate(fitted: list[FittedModel], cfg: CycleLifeConfig, data_dir: str | Pa
 
 
 def format_table(table: dict) -> str:
-    lines = [f"{'model':24s} {'cv RMSE (train folds)':>22s}  " + "  ".join(f"{s:>16s}" for s in ("train", "test1", "test2")),
-             f"{'':24s} {'cycles':>22s}  " + "  ".join(f"{'RMSE / MAPE %':>16s}" for _ in range(3))]
+    splits = ("train", "test1", "test2")
+    lines = [f"{'model':24s} {'cv RMSE (train folds)':>22s}  " + "  ".join(f"{s:>16s}" for s in splits),
+             f"{'':24s} {'cycles':>22s}  " + "  ".join(f"{'RMSE / MAPE %':>16s}" for _ in splits)]
     for name, row in table["models"].items():
         mark = " *" if name == table["best"] else ""
-        cells = "  ".join(f"{row['rmse_cycles'][s]:8.0f} / {row['mape_percent'][s]:5.1f}" for s in ("train", "test1", "test2"))
-        lines.append(f"{name + mark:24s} {row['cv_rmse']:13.0f} ± {row['cv_rmse_std']:5.0f}  {cells}   seed {row['seed']}")
+        cells = "  ".join(f"{row['rmse_cycles'][s]:8.0f} / {row['mape_percent'][s]:5.1f}" for s in splits)
+        lines.append(f"{name + mark:24s} {row['cv_rmse']:13.0f} ± {row['cv_rmse_std']:5.0f}  {cells}"
+                     f"   seed {row['seed']}")
     lines.append("* best by cross-validation on train (chosen before the test splits are read)")
     return "\n".join(lines)

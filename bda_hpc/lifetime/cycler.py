@@ -84,7 +84,8 @@ def _read_columns(path: Path, required: list[str]) -> dict[str, np.ndarray | lis
             values = np.array([float(r[k]) if r[k].strip() else np.nan for r in body])
         except (ValueError, IndexError):
             bad = next(i for i, r in enumerate(body) if len(r) <= k or not _is_number(r[k]))
-            raise InputError(f"{path}: row {bad + 2} (cell {out['cell'][bad]}): column {name!r} is not a number")
+            raise InputError(f"{path}: row {bad + 2} (cell {out['cell'][bad]}): column {name!r} is not a number"
+                             ) from None
         if name != "cycle":
             factor, offset = _scale(unit, name, path)
             values = values * factor + offset
@@ -156,12 +157,8 @@ def _cells_from_h5(path: Path) -> list[Cell]:
         if "cells" not in f:
             raise InputError(f"{path}: no /cells group (see bda_hpc.lifetime.cycler for the format)")
         for cid, g in f["cells"].items():
-            def get(name, column):
-                if name not in g:
-                    raise InputError(f"{path}: cell {cid}: dataset {name} missing")
-                units = g[name].attrs.get("units")
-                factor, offset = _scale(units, column, f"{path}: cell {cid}: {name}") if column else (1.0, 0.0)
-                return g[name][()] * factor + offset
+            def get(name, column, g=g, cid=cid):
+                return _dataset(path, g, cid, name, column)
 
             cell = Cell(cid, get("cycle", None).astype(int), get("discharge_capacity", "discharge_capacity"),
                         group=str(g.attrs.get("group", "")), source=str(path))
@@ -175,6 +172,15 @@ def _cells_from_h5(path: Path) -> list[Cell]:
                 cell.qv_capacity = get("qv/capacity", "capacity")
             cells.append(cell)
     return cells
+
+
+def _dataset(path: Path, group, cid: str, name: str, column: str | None) -> np.ndarray:
+    """One dataset of a cell group, converted to the expected units (``column=None``: a plain count)."""
+    if name not in group:
+        raise InputError(f"{path}: cell {cid}: dataset {name} missing")
+    units = group[name].attrs.get("units")
+    factor, offset = _scale(units, column, f"{path}: cell {cid}: {name}") if column else (1.0, 0.0)
+    return group[name][()] * factor + offset
 
 
 def read_cycler(path: str | os.PathLike) -> list[Cell]:

@@ -80,7 +80,7 @@ def warnings_timeline(cell_ids: list[str], lives: list, result: dict, path: Path
     """End of life and flag cycle of every cell; short-lived cells highlighted."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.22 * len(cell_ids) + 1.2))
-    for y, (cid, life, flag, short) in enumerate(zip(cell_ids, lives, result["flag_cycle"], result["short_lived"])):
+    for y, (life, flag, short) in enumerate(zip(lives, result["flag_cycle"], result["short_lived"])):
         ax.plot([0, life], [y, y], color="tab:red" if short else "tab:gray", lw=2)
         if flag is not None:
             ax.plot(flag, y, "k^", ms=6)

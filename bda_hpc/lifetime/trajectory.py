@@ -248,7 +248,7 @@ def cross_validate(cells: list[Cell], cfg: TrajectoryConfig, seed: int = 0, comm
         fold_list = folds(data, cfg, seed)
         log.info("trajectory N=%d: %d cells, %d folds x %d variants x %d members", n_early, len(cells),
                  len(fold_list), len(cfg.variants), cfg.ensemble)
-        results = map_over_ranks(comm, fold_list, lambda f: run_fold(data, f[1], cfg, seed))
+        results = map_over_ranks(comm, fold_list, lambda f, data=data: run_fold(data, f[1], cfg, seed))
         out[n_early] = {"data": data, "folds": [(name, held, res) for (name, held), res in zip(fold_list, results)],
                         "summary": summarise(fold_list, results)}
     return out
