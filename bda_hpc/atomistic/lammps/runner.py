@@ -4,15 +4,16 @@ LAMMPS errors ("ERROR: ..." lines, a non-zero exit) become one SolverError carry
 LAMMPS message, or InputError when the message is about the input (unknown style, bad
 pair_coeff, missing file).
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -28,9 +29,9 @@ INPUT_ERRORS = ("pair_coeff", "Unrecognized", "Cannot open", "plugin", "Illegal"
 class ThermoParser:
     """Incremental parser of LAMMPS screen/log output: thermo blocks ("Step ..." to "Loop time")."""
 
-    blocks: list = field(default_factory=list)   # one dict {column: list} per run command
+    blocks: list = field(default_factory=list)  # one dict {column: list} per run command
     errors: list = field(default_factory=list)
-    loops: list = field(default_factory=list)    # (seconds, ranks, steps, atoms) per run ("Loop time of ...")
+    loops: list = field(default_factory=list)  # (seconds, ranks, steps, atoms) per run ("Loop time of ...")
     max_rss_mb: list = field(default_factory=list)  # "Maximum resident set size" lines of `info memory`
     cpu_percent: list = field(default_factory=list)  # "x% CPU use" per run: < 100 when the cores are shared
     _columns: list | None = None
@@ -78,8 +79,15 @@ class ThermoParser:
         return {c: np.array([r.get(c, np.nan) for r in rows]) for c in columns}
 
 
-def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1,
-               progress: Callable[[dict], None] | None = None, timeout: float | None = None, table: bool = True):
+def run_lammps(
+    env: LammpsEnv,
+    script: str,
+    workdir: str | Path,
+    nprocs: int = 1,
+    progress: Callable[[dict], None] | None = None,
+    timeout: float | None = None,
+    table: bool = True,
+):
     """Run ``script`` in ``workdir`` on ``nprocs`` ranks; returns the thermo table (numpy columns),
     or with ``table=False`` the parser (its ``blocks``: one thermo dict per `run` command).
 
@@ -93,8 +101,9 @@ def run_lammps(env: LammpsEnv, script: str, workdir: str | Path, nprocs: int = 1
     parser = ThermoParser()
     tail: list[str] = []
     start = time.monotonic()
-    with subprocess.Popen(cmd, cwd=workdir, env=env.environ(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1) as proc:
+    with subprocess.Popen(
+        cmd, cwd=workdir, env=env.environ(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
         for line in proc.stdout:
             tail = (tail + [line])[-40:]
             row = parser.feed(line)
@@ -122,7 +131,7 @@ def read_dump_frames(path: str | Path) -> list[tuple[int, np.ndarray, dict[str, 
         natoms = int(lines[k + 3])
         box = np.array([[float(w) for w in lines[k + 5 + d].split()] for d in range(3)])
         columns = lines[k + 8].split()[2:]
-        data = np.array([[float(w) for w in line.split()] for line in lines[k + 9:k + 9 + natoms]])
+        data = np.array([[float(w) for w in line.split()] for line in lines[k + 9 : k + 9 + natoms]])
         data = data.reshape(natoms, len(columns))
         data = data[np.argsort(data[:, columns.index("id")])] if "id" in columns else data
         frames.append((int(lines[k + 1]), box, {c: data[:, j] for j, c in enumerate(columns)}))
