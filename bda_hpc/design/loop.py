@@ -85,10 +85,23 @@ class DesignLoop:
         models = {}
         for name in self.modelled:
             y = self.data.column(name)[ok]
+            extra_U, extra_y = self.imputed_failures(name)
             settings = copy.copy(self.surrogate_settings)
             settings.seed = self.surrogate_settings.seed + seed
-            models[name] = EnsembleSurrogate(settings).fit(U[train], y[train], U[val], y[val])
+            models[name] = EnsembleSurrogate(settings).fit(np.vstack([U[train], extra_U]),
+                                                           np.append(y[train], extra_y), U[val], y[val])
         return models
+
+    def imputed_failures(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Failed runs as training data for a constraint model, at the worst value seen: the probability
+        of feasibility then steers the search away from where the simulator fails."""
+        ok = self.data.ok
+        constraint = next((c for c in self.problem.constraints if c.output == name), None)
+        if constraint is None or name == self.problem.objective or ok.all():
+            return np.empty((0, self.space.dim)), np.empty(0)
+        y = self.data.column(name)[ok]
+        worst = y.min() if constraint.lower is not None else y.max()
+        return self.space.to_unit(self.data.X[~ok]), np.full(int((~ok).sum()), worst)
 
     def _predict(self, models, U):
         pred = {n: m.predict(U) for n, m in models.items()}
@@ -111,7 +124,8 @@ class DesignLoop:
         centres = U_data[[best_row]] if best_row is not None else U_data[ok][:1]
         C = candidates(self.space.dim, centres, n_global=self.settings.candidates, seed=iteration)
         before = copy.deepcopy(models)
-        U_fit, Y_fit = U_data[ok], {k: self.data.column(k)[ok] for k in self.modelled}
+        fit_data = {k: (np.vstack([U_data[ok], self.imputed_failures(k)[0]]),
+                        np.append(self.data.column(k)[ok], self.imputed_failures(k)[1])) for k in self.modelled}
         chosen = []
         for _ in range(n):
             mean, std = self._predict(models, C)
@@ -125,12 +139,11 @@ class DesignLoop:
             chosen.append(i)
             if len(chosen) == n:
                 break
-            U_fit = np.vstack([U_fit, C[[i]]])
             for k, m in models.items():
                 lie = (self.sign * best if best is not None else mean[k][i]) if k == self.problem.objective \
                     else mean[k][i]
-                Y_fit[k] = np.append(Y_fit[k], lie)
-                m.fit(U_fit, Y_fit[k], warm_start=True, epochs=self.settings.liar_epochs)
+                fit_data[k] = (np.vstack([fit_data[k][0], C[[i]]]), np.append(fit_data[k][1], lie))
+                m.fit(*fit_data[k], warm_start=True, epochs=self.settings.liar_epochs)
         U_new = C[chosen]
         m0, s0 = self._predict(before, U_new)
         preds = [{k: (float(m0[k][j]), float(s0[k][j])) for k in self.modelled} for j in range(len(chosen))]
@@ -149,6 +162,10 @@ class DesignLoop:
         i = int(np.argmax(score)) if np.isfinite(score).any() else int(np.argmax(pof))
         pred = {k: (float(mean[k][i]), float(std[k][i])) for k in self.modelled}
         log.info("surrogate optimum: probability of feasibility %.3f", pof[i])
+        flagged = [k for k, m in models.items() if m.assess(C[[i]])["extrapolating"][0]]
+        if flagged:
+            log.warning("surrogate optimum: the %s surrogate is extrapolating there (spread or distance to the "
+                        "data); trust only the simulation", ", ".join(flagged))
         return self.space.from_unit(C[[i]]), pred
 
     # ---- driver -----------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ _FARADAY = 96485.33212
 class CellFastCharge(Problem):
     """Highest stack energy density whose anode stays above 0 V vs Li (no plating) in a 15-min charge.
 
-    One simulation: 1C discharge (the design's own nominal capacity) to the lower cut-off -> rest ->
+    One simulation: 1C discharge (the design's own nominal capacity) to the lower cut-off or for at most
+    0.95 h -> rest ->
     short current ramp -> CC charge at ``charge_c_rate`` for ``charge_minutes`` (or to the upper
     cut-off). Energy density = discharge energy / stack volume (electrode area x (L_n + L_sep + L_p)),
     Wh/L of the electrode stack (no can, tabs or mandrel). The constraint reads the minimum of the
@@ -162,7 +163,10 @@ class CellFastCharge(Problem):
     def experiment(self):
         ramp = [{"mode": "current", "c_rate": -self.charge_c_rate * f, "duration": 2.0} for f in (0.25, 0.5, 0.75)]
         charge_s = self.charge_minutes * 60.0 - 2.0 * len(ramp)
-        return ([{"mode": "current", "c_rate": 1.0}, {"mode": "rest", "duration": self.rest_s}] + ramp
+        # the discharge stops at 2.5 V or after 0.95 h: a positive-limited design would otherwise drive
+        # its cathode stoichiometry out of the OCP table's range before the voltage reaches the cut-off
+        return ([{"mode": "current", "c_rate": 1.0, "duration": 0.95 * 3600.0},
+                 {"mode": "rest", "duration": self.rest_s}] + ramp
                 + [{"mode": "current", "c_rate": -self.charge_c_rate, "duration": charge_s}])
 
     def _run(self, point):

@@ -116,7 +116,9 @@ def run_design(cfg: DesignConfig, out_dir: Path, config_text: str = "", source: 
     finally:
         evaluator.close()
 
-    varying = [n for n in data.output_names if np.nanstd(data.column(n)[data.ok]) > 0]
+    # outputs that do not vary beyond round-off (e.g. temperature of an isothermal model) need no surrogate
+    varying = [n for n in data.output_names
+               if np.std(data.column(n)[data.ok]) > 1e-9 * max(np.abs(data.column(n)[data.ok]).max(), 1e-300)]
     report = assess_surrogates(data, space, varying, cfg.surrogate, seed=cfg.loop.seed,
                                with_learning_curve=cfg.learning_curve) if data.ok.sum() >= 8 else {}
     units = problem.outputs

@@ -1,0 +1,141 @@
+"""Design layer: simulation throughput, surrogate accuracy on >= 200 runs, training time, speed-up.
+
+    python benchmarks/design.py [--quick] [--np CORES] [--json PATH] [--work-dir DIR]
+
+1. Sweep: N simulations of worked problem (b) (DFN cell, 1C discharge + 15-min charge, see
+   ``bda_hpc.design.problems.CellFastCharge``) over the design space of
+   ``examples/design_fastcharge.toml`` by Latin hypercube, CORES worker processes. Reported:
+   simulations per hour, per core, and the parallel efficiency (sum of the runs' own seconds /
+   (wall x CORES)); failed runs are counted, not dropped. The run table is checkpointed in the work
+   dir, so a killed benchmark resumes.
+2. Surrogates: a deep ensemble per output on a 70/15/15 split of the successful runs: held-out R^2 and
+   MAE, the learning curve on the same test set, and the training time of one ensemble.
+3. Speed-up: mean seconds of one simulation against one surrogate evaluation (single point, and per
+   point in a batch of 1000) -- the simulation it replaces.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="24 simulations instead of 208 (seconds, not minutes)")
+    ap.add_argument("--np", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    ap.add_argument("--json", default=str(REPO / "benchmarks/results/design.json"), help="where to write JSON")
+    ap.add_argument("--work-dir", default=str(REPO / "out/bench_design"),
+                    help="run table checkpoint (resume) and plots")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from bda_hpc.config import load_section
+    from bda_hpc.design import plots
+    from bda_hpc.design.assessment import assess_surrogates
+    from bda_hpc.design.evaluate import make_evaluator
+    from bda_hpc.design.runs import RunTable
+    from bda_hpc.design.stage import DesignConfig, build
+    from bda_hpc.design.surrogate import EnsembleSurrogate, SurrogateSettings
+
+    torch.set_num_threads(1)
+    example = REPO / "examples/design_fastcharge.toml"
+    cfg = load_section(example, "design", DesignConfig)
+    problem, space = build(cfg, str(example))
+    n = 24 if args.quick else 208
+    work = Path(args.work_dir) / ("quick" if args.quick else "full")
+    work.mkdir(parents=True, exist_ok=True)
+
+    # 1. sweep
+    evaluator = make_evaluator(args.np)
+    runs = RunTable(problem, space, evaluator, work / "sweep.h5")
+    X = space.sample(n, "lhs", seed=11)
+    done_before = len(runs.data)
+    start = time.perf_counter()
+    try:
+        for s in range(done_before, n, 4 * args.np):
+            runs.simulate(X[s:s + 4 * args.np], "sweep")
+            print(f"  sweep: {len(runs.data)}/{n} simulations, {len(runs.data) - int(runs.data.ok.sum())} failed",
+                  flush=True)
+    finally:
+        evaluator.close()
+    wall = time.perf_counter() - start
+    data = runs.data
+    new = slice(done_before, len(data))
+    run_seconds = np.asarray(data.seconds)
+    n_new = len(data) - done_before
+    sweep = {"simulations": len(data), "failed": int((~data.ok).sum()), "workers": args.np,
+             "mean_simulation_s": float(run_seconds[data.ok].mean())}
+    if n_new:  # throughput only from runs timed in this session
+        sweep.update({"wall_s": wall, "simulations_per_hour": 3600.0 * n_new / wall,
+                      "simulations_per_hour_per_core": 3600.0 * n_new / wall / args.np,
+                      "parallel_efficiency": float(run_seconds[new].sum() / (wall * args.np))})
+
+    # 2. surrogates
+    settings = SurrogateSettings(**{**cfg.surrogate.__dict__, "epochs": 1500, "patience": 150})
+    outputs = ["discharge_capacity", "energy_density", "anode_overpotential_min"]
+    report = assess_surrogates(data, space, outputs, settings, seed=0, with_learning_curve=True)
+    U = space.to_unit(data.X[data.ok])
+    y = data.column("discharge_capacity")[data.ok]
+    t0 = time.perf_counter()
+    sur = EnsembleSurrogate(settings).fit(U[: int(0.85 * len(y))], y[: int(0.85 * len(y))],
+                                          U[int(0.85 * len(y)):], y[int(0.85 * len(y)):])
+    train_s = time.perf_counter() - t0
+
+    # 3. surrogate evaluation against the simulation it replaces
+    one = U[:1]
+    reps = 200
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        sur.predict(one)
+    single_s = (time.perf_counter() - t0) / reps
+    batch = np.random.default_rng(0).random((1000, space.dim))
+    t0 = time.perf_counter()
+    sur.predict(batch)
+    per_point_batch_s = (time.perf_counter() - t0) / 1000
+
+    plots.parity(report, problem.outputs, work / "parity.png")
+    plots.learning_curves(report, work / "learning_curve.png")
+    result = {
+        "benchmark": "design", "quick": args.quick, "machine": os.uname().nodename, "cores": os.cpu_count(),
+        "note": "shared 2-core machine, other jobs running: timings are noisy",
+        "problem": "cell_fastcharge (DFN Chen2020, 1C discharge + 15-min 1.5C charge)",
+        "sweep": sweep,
+        "surrogates": {k: {"r2": r["r2"], "mae": r["mae"], "n_train": r["n_train"], "n_test": r["n_test"],
+                           "learning_curve": r["learning_curve"]} for k, r in report.items()},
+        "surrogate_training_s": train_s, "surrogate_epochs": sur.epochs_run,
+        "surrogate_members": settings.members, "surrogate_hidden": settings.hidden,
+        "surrogate_eval_single_s": single_s, "surrogate_eval_per_point_batch1000_s": per_point_batch_s,
+        "speedup_single": sweep["mean_simulation_s"] / single_s,
+        "speedup_batch": sweep["mean_simulation_s"] / per_point_batch_s,
+    }
+    print(f"\n{'quantity':44s} value")
+    for key in ("simulations", "failed", "workers", "mean_simulation_s", "simulations_per_hour",
+                "simulations_per_hour_per_core", "parallel_efficiency"):
+        if key in sweep:
+            print(f"{'sweep ' + key:44s} {sweep[key]:.4g}")
+    for k, r in report.items():
+        print(f"{'test R2 / MAE ' + k:44s} {r['r2']:.4f} / {r['mae']:.4g} {problem.outputs[k]} "
+              f"(train {r['n_train']}, test {r['n_test']})")
+    print(f"{'ensemble training s (' + str(settings.members) + ' members)':44s} {train_s:.3g}")
+    print(f"{'surrogate eval s (1 point / per point of 1000)':44s} {single_s:.3g} / {per_point_batch_s:.3g}")
+    print(f"{'speed-up over one simulation (1 / batch)':44s} {result['speedup_single']:.3g} / "
+          f"{result['speedup_batch']:.3g}")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
