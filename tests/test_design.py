@@ -12,7 +12,7 @@ from bda_hpc.design.acquisition import expected_improvement, probability_feasibl
 from bda_hpc.design.dataset import Dataset, from_sweep_table, read_dataset
 from bda_hpc.design.evaluate import PoolEvaluator, SerialEvaluator
 from bda_hpc.design.loop import DesignLoop, LoopSettings, best_so_far
-from bda_hpc.design.problems import Constraint, ConstrainedQuadratic
+from bda_hpc.design.problems import ConstrainedQuadratic, Constraint
 from bda_hpc.design.space import DesignSpace, Variable
 from bda_hpc.design.surrogate import EnsembleSurrogate, SurrogateSettings, r2_score, split_indices
 from bda_hpc.errors import InputError
