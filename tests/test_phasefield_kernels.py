@@ -152,7 +152,7 @@ def _li_residual_twin(model, u, udot, h):
             xd = udot[j - 1, i - 1, 0]
             F[j - 1, i - 1, 0] = xd + p[L.L_SIGMA] * (gp - div) + p[L.L_ETA] * 30 * x * x * (1 - x) ** 2 * bv
             F[j - 1, i - 1, 1] = udot[j - 1, i - 1, 1] - ion + p[L.RATIO_CS] * xd
-            F[j - 1, i - 1, 2] = -cur + p[L.POISSON] * xd
+            F[j - 1, i - 1, 2] = (-cur + p[L.POISSON] * xd) / S[j, i]
     return F
 
 

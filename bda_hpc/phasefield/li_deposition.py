@@ -6,10 +6,13 @@ E0 = 2.5e6 J/m³; conductivities in S/m. Residuals at each cell::
 
     F_ξ = ξ̇ + Lσ [g'(ξ) - ∇·q(∇ξ)] + Lη h'(ξ) [e^{(1-α)φ} - c e^{-αφ}]
     F_c = ċ - ∇·[D(ξ) (∇c + c ∇φ)] + (c_s/c0) ξ̇   (Scharfetter–Gummel face fluxes)
-    F_φ = -∇·[σ(ξ) ∇φ] + P ξ̇,         P = n F² c_s l0² / (R T t0 · 1 S/m)
+    F_φ = {-∇·[σ(ξ) ∇φ] + P ξ̇} / σ(ξ),    P = n² F² c_s l0² / (R T t0 · 1 S/m)
 
 with q the anisotropic gradient flux of :mod:`stencil` (ε0² = κ0), D and σ
-interpolated with h(ξ) and averaged arithmetically onto faces. Boundaries
+interpolated with h(ξ) and averaged arithmetically onto faces. The φ row
+is divided by the cell's own σ(ξ), so that rows in the metal (σ = 1e7 S/m)
+and in the electrolyte (1.19 S/m) are equally well resolved by the
+nonlinear tolerance (unscaled, round-off in the metal rows stalls Newton). Boundaries
 (face values): x-: ξ = 1, φ = φ_applied, zero ion flux; x+: ξ = 0, c = 1,
 φ = 0; zero flux elsewhere.
 
@@ -45,6 +48,11 @@ def _dh(x):
 @njit(cache=True, inline="always")
 def _d2h(x):
     return 60.0 * x * (1.0 - x) * (1.0 - 2.0 * x)
+
+
+@njit(cache=True, inline="always")
+def _sigma(x, p):
+    return p[SIG_S] * _h(x) + p[SIG_L] * (1.0 - _h(x))
 
 
 @njit(cache=True)
@@ -92,7 +100,8 @@ def li_residual(u, udot, F, p, h, off, dim):
                         ion += dface * (bernoulli(-jump) * u[nk, nj, ni, C] - bernoulli(jump) * c) / h[ax] ** 2
                         cur += sface * jump / h[ax] ** 2
                 F[k, j, i, C] = udot[k, j, i, C] - ion + p[RATIO_CS] * xid
-                F[k, j, i, PHI] = -cur + p[POISSON] * xid
+                # scaled by the cell conductivity: O(1) rows in metal and electrolyte alike (σ jumps 1e7)
+                F[k, j, i, PHI] = (-cur + p[POISSON] * xid) / _sigma(xi, p)
 
 
 @njit(cache=True)
@@ -115,9 +124,11 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                 aniso_divergence_jac(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], -p[L_SIGMA], vals, r0, slot, XI)
                 vals[r1 + slot[C, centre, C]] += shift
                 vals[r1 + slot[C, centre, XI]] += p[RATIO_CS] * shift
-                vals[r2 + slot[PHI, centre, XI]] += p[POISSON] * shift
                 hc = _h(xi)
                 dhc = _dh(xi)
+                inv_sig = 1.0 / _sigma(xi, p)
+                cur = 0.0  # Σ σ_face Δφ / h², for the derivative of the 1/σ(ξ) row scaling
+                vals[r2 + slot[PHI, centre, XI]] += p[POISSON] * shift * inv_sig
                 for ax in range(first_axis(dim), 3):
                     ez, ey, ex = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
                     w = 1.0 / h[ax]
@@ -143,11 +154,14 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                         vals[r1 + slot[C, centre, PHI]] += dface * dflux * w
                         vals[r1 + slot[C, on, XI]] -= dd * dhn * flux * w
                         vals[r1 + slot[C, centre, XI]] -= dd * dhc * flux * w
-                        # F_φ -= sface * dphi * w
-                        vals[r2 + slot[PHI, on, PHI]] -= sface * w * w
-                        vals[r2 + slot[PHI, centre, PHI]] += sface * w * w
-                        vals[r2 + slot[PHI, on, XI]] -= ds * dhn * dphi * w
-                        vals[r2 + slot[PHI, centre, XI]] -= ds * dhc * dphi * w
+                        # F_φ -= sface * dphi * w / σ(ξ)
+                        cur += sface * dphi * w
+                        vals[r2 + slot[PHI, on, PHI]] -= sface * w * w * inv_sig
+                        vals[r2 + slot[PHI, centre, PHI]] += sface * w * w * inv_sig
+                        vals[r2 + slot[PHI, on, XI]] -= ds * dhn * dphi * w * inv_sig
+                        vals[r2 + slot[PHI, centre, XI]] -= ds * dhc * dphi * w * inv_sig
+                unscaled = -cur + p[POISSON] * udot[k, j, i, XI]
+                vals[r2 + slot[PHI, centre, XI]] -= unscaled * (p[SIG_S] - p[SIG_L]) * dhc * inv_sig * inv_sig
 
 
 @njit(cache=True)

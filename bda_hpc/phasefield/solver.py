@@ -40,15 +40,33 @@ DEFAULT_OPTIONS = {
 }
 
 
-def set_default_options(prefix: str, options: dict) -> None:
-    """Put ``options`` into the PETSc database unless already given (the command line wins)."""
-    from petsc4py import PETSc
+class default_options:
+    """Context: ``options`` in the PETSc database unless already given (the command line wins).
 
-    db = PETSc.Options()
-    for key, value in options.items():
-        name = prefix + key
-        if not db.hasName(name):
-            db.setValue(name, str(value).lower() if isinstance(value, bool) else str(value))
+    The inserted entries are removed on exit so that the next solver in the same process does not
+    inherit this one's settings.
+    """
+
+    def __init__(self, prefix: str, options: dict):
+        self.prefix = prefix
+        self.options = options
+
+    def __enter__(self):
+        from petsc4py import PETSc
+
+        self.db = PETSc.Options()
+        self.inserted = []
+        for key, value in self.options.items():
+            name = self.prefix + key
+            if not self.db.hasName(name):
+                self.db.setValue(name, str(value).lower() if isinstance(value, bool) else str(value))
+                self.inserted.append(name)
+        return self
+
+    def __exit__(self, *exc):
+        for name in self.inserted:
+            self.db.delValue(name)
+        return False
 
 
 class PhaseFieldSolver:
@@ -85,7 +103,8 @@ class PhaseFieldSolver:
         self.ts.setIJacobian(self._ijacobian, self.J, self.J)
         self.ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
         self.ts.setMonitor(self._monitor)
-        set_default_options(prefix, {**DEFAULT_OPTIONS, **(options or {})})
+        # kept until destroy(): sub-solvers (ASM blocks, field splits) read their options at first setup
+        self._options = default_options(prefix, {**DEFAULT_OPTIONS, **(options or {})}).__enter__()
         self.ts.setFromOptions()
         self._exclude_algebraic_fields_from_error()
         self.step_callbacks = []
@@ -166,6 +185,53 @@ class PhaseFieldSolver:
         self.grid.owned_view(self.u)[...] = owned
         self.t, self.step, self.dt = float(t), int(step), dt
 
+    def make_consistent(self) -> None:
+        """Solve F(u, u̇ = 0) = 0 for the algebraic fields with the differential ones held fixed.
+
+        A DAE started from a guess for φ (or μ) makes the first implicit step
+        solve a far-off nonlinear problem (Newton stalls on the exponential
+        Butler–Volmer term); this puts the state on the constraint first.
+        """
+        from petsc4py import PETSc
+
+        algebraic = np.asarray(getattr(self.model, "algebraic", ()), dtype=bool)
+        if not algebraic.any():
+            return
+        dof = self.grid.dof
+        start, end = self.u.getOwnershipRange()
+        fixed_rows = np.array([r for r in range(start, end) if not algebraic[(r - start) % dof]], dtype=PETSc.IntType)
+        held = self.u.copy()
+        zero = self.u.duplicate()
+        zero.set(0.0)
+        fixed = ~algebraic
+
+        def function(snes, x, f):
+            self._ifunction(self.ts, self.t, x, zero, f)
+            out = self.grid.owned_view(f)
+            out[..., fixed] = (self.grid.owned_view(x) - self.grid.owned_view(held))[..., fixed]
+
+        def jacobian(snes, x, J, P):
+            self._ijacobian(self.ts, self.t, x, zero, 0.0, J, P)
+            P.zeroRows(fixed_rows, diag=1.0)
+
+        snes = PETSc.SNES().create(self.comm)
+        snes.setOptionsPrefix(self.prefix + "init_")
+        residual = self.F.duplicate()
+        snes.setFunction(function, residual)
+        J = self.J.duplicate()
+        snes.setJacobian(jacobian, J, J)
+        with default_options(self.prefix + "init_", {"snes_rtol": "1e-10", "ksp_type": "preonly", "pc_type": "lu",
+                                                     "pc_factor_mat_solver_type": "mumps" if self.comm.size > 1
+                                                     else "petsc"}):
+            snes.setFromOptions()
+        snes.solve(None, self.u)
+        reason = snes.getConvergedReason()
+        for obj in (snes, J, held, zero, residual):
+            obj.destroy()
+        if reason < 0:
+            raise SolverError(f"consistent initial state: the algebraic fields did not converge (SNES reason "
+                              f"{reason})", collective=True)
+
     def state(self) -> np.ndarray:
         return self.grid.owned_view(self.u).copy()
 
@@ -222,6 +288,7 @@ class PhaseFieldSolver:
         return self.comm.allreduce(self.model.energy(self.grid, u))
 
     def destroy(self) -> None:
+        self._options.__exit__(None, None, None)
         for v in getattr(self, "_tolerance_vecs", []):
             v.destroy()
         self.ts.destroy()

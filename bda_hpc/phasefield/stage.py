@@ -142,6 +142,7 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
             out.mkdir(parents=True, exist_ok=True)
         comm.Barrier()
         solver.set_state(model.initial_state(grid))
+        solver.make_consistent()
         u_ghost = grid.ghosted(solver.u)
         volume0 = metal_volume(grid, u_ghost[grid.owned + (0,)], comm) if settings.model == "li_deposition" else 0
         series = TimeSeries(run.columns)
