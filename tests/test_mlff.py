@@ -1,4 +1,5 @@
 """Li force field: data sets, model file, training (determinism, resume, force path), CLI, bad input."""
+
 import json
 
 import numpy as np
@@ -28,12 +29,15 @@ def test_dataset_loads_with_groups_and_units():
     assert -2.0 < s[0].energy / len(s[0]) < -1.7  # eV/atom, PBE Li
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda e: e["outputs"].pop("forces"), "entry 1 .*missing field 'outputs.forces'"),
-    (lambda e: e["outputs"].update(energy="abc"), "entry 1 .*'outputs.energy' is not numeric"),
-    (lambda e: e["outputs"].update(forces=[[0, 0]]), "entry 1 .*'outputs.forces' has shape"),
-    (lambda e: e["structure"]["lattice"].update(matrix=[[1, 0, 0]]), "entry 1 .*lattice.matrix"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda e: e["outputs"].pop("forces"), "entry 1 .*missing field 'outputs.forces'"),
+        (lambda e: e["outputs"].update(energy="abc"), "entry 1 .*'outputs.energy' is not numeric"),
+        (lambda e: e["outputs"].update(forces=[[0, 0]]), "entry 1 .*'outputs.forces' has shape"),
+        (lambda e: e["structure"]["lattice"].update(matrix=[[1, 0, 0]]), "entry 1 .*lattice.matrix"),
+    ],
+)
 def test_malformed_data_names_entry_and_field(tmp_path, damage, message):
     entries = json.loads(li_data("test.json").read_text())[:3]
     damage(entries[1])
@@ -76,7 +80,9 @@ def test_evaluator_refuses_bad_geometry_and_elements():
 def small_training(structures, epochs, seed=5, **kw):
     from bda_hpc.atomistic.training import Trainer
 
-    dset = DescriptorSettings(g2_centered_eta=[0.01, 0.1], g2_shifted_rs=[3.0], g4_eta=[0.01], g4_zeta=[1.0, 2.0]).build()
+    dset = DescriptorSettings(
+        g2_centered_eta=[0.01, 0.1], g2_shifted_rs=[3.0], g4_eta=[0.01], g4_zeta=[1.0, 2.0]
+    ).build()
     ts = TrainingSettings(hidden=[6], seed=seed, epochs=epochs, batch_structures=4, **kw)
     return dset, ts, Trainer
 

@@ -1,4 +1,5 @@
 """`bda-hpc mlff evaluate/export` end to end with the shipped model, and their bad-input exits."""
+
 import json
 import subprocess
 import sys
@@ -16,7 +17,9 @@ KEYS = ("energy_mae_mev_per_atom", "energy_rmse_mev_per_atom", "force_mae_ev_per
 
 
 def bda(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "bda_hpc.cli", *args], capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "bda_hpc.cli", *args], capture_output=True, text=True, timeout=300, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +33,18 @@ def model_path():
 def test_evaluate_writes_metrics_matching_the_provenance(tmp_path, model_path):
     """The test-set errors computed now equal those recorded when the model was trained."""
     out = tmp_path / "m.json"
-    r = bda("mlff", "evaluate", "--model", str(model_path), "--data", str(shared_data("li_dft_mlearn", "test.json")),
-            "--json", str(out), "--plot", str(tmp_path / "parity.png"))
+    r = bda(
+        "mlff",
+        "evaluate",
+        "--model",
+        str(model_path),
+        "--data",
+        str(shared_data("li_dft_mlearn", "test.json")),
+        "--json",
+        str(out),
+        "--plot",
+        str(tmp_path / "parity.png"),
+    )
     assert r.returncode == 0, r.stderr
     metrics = json.loads(out.read_text())
     assert set(KEYS) <= set(metrics) and set(metrics["per_group"]) == {"AIMD-NVT", "Elastic", "Surface", "Vacancy"}

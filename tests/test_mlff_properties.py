@@ -1,4 +1,5 @@
 """Property workflows with the shipped model, each checked against an independent route."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The C NNP core against its slow twins: NumPy descriptors, torch autograd, finite differences."""
+
 import numpy as np
 import pytest
 
@@ -141,8 +142,9 @@ def test_core_rejects_bad_model_text_and_inputs():
     pos, cell = small_cell()
     csr = build_csr(pos, cell, PBC, model.descriptors.cutoff)
     with pytest.raises(NNPCoreError, match="type 3"):
-        core.compute(2, np.array([0, 3], np.int32), csr.offsets, csr.neigh, csr.vec, np.zeros(2), np.zeros((2, 3)),
-                     np.zeros(6))
+        core.compute(
+            2, np.array([0, 3], np.int32), csr.offsets, csr.neigh, csr.vec, np.zeros(2), np.zeros((2, 3)), np.zeros(6)
+        )
     bad = csr.neigh.copy()
     bad[0] = 7
     with pytest.raises(NNPCoreError, match="outside"):

@@ -1,4 +1,5 @@
 """NNP inference on 2 ranks equals 1 rank (parallel over atoms and over structures)."""
+
 import numpy as np
 import pytest
 

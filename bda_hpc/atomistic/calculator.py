@@ -4,6 +4,7 @@ Works with ASE's MD integrators, optimisers, NEB, EOS and elastic tools. With a
 communicator of several ranks, every rank must call it with the same atoms (the
 evaluation is parallel over atoms); the default is serial (COMM_SELF).
 """
+
 from __future__ import annotations
 
 from ase.calculators.calculator import Calculator, all_changes
@@ -26,7 +27,13 @@ class NNPCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         a = self.atoms
-        r = self.evaluator.compute(a.get_chemical_symbols(), a.positions, a.cell.array, a.pbc,
-                                   where=f"atoms {a.get_chemical_formula()}")
-        self.results = {"energy": r.energy, "free_energy": r.energy, "energies": r.energies,
-                        "forces": r.forces, "stress": r.stress}
+        r = self.evaluator.compute(
+            a.get_chemical_symbols(), a.positions, a.cell.array, a.pbc, where=f"atoms {a.get_chemical_formula()}"
+        )
+        self.results = {
+            "energy": r.energy,
+            "free_energy": r.energy,
+            "energies": r.energies,
+            "forces": r.forces,
+            "stress": r.stress,
+        }

@@ -1,4 +1,5 @@
 """Handlers of `bda-hpc mlff ...` (imported only when a command runs)."""
+
 from __future__ import annotations
 
 import json
@@ -46,16 +47,24 @@ def train(args) -> int:
     if args.resume and not trainer.resume():
         raise InputError(f"--resume: no checkpoint {checkpoint}")
     tmodel = trainer.run()
-    provenance = {"created": __import__("datetime").datetime.now().isoformat(timespec="seconds"),
-                  "code_version": __version__, "git_commit": git_commit(), "config": config_text(args.config),
-                  "training_data": [{"path": str(data_path), "sha256": file_sha256(data_path)}], "seed": ts.seed,
-                  "epochs": trainer.epoch}
+    provenance = {
+        "created": __import__("datetime").datetime.now().isoformat(timespec="seconds"),
+        "code_version": __version__,
+        "git_commit": git_commit(),
+        "config": config_text(args.config),
+        "training_data": [{"path": str(data_path), "sha256": file_sha256(data_path)}],
+        "seed": ts.seed,
+        "epochs": trainer.epoch,
+    }
     model = tmodel.to_model(dset, provenance)
     from mpi4py import MPI
 
-    metrics = {"validation": error_metrics([structures[k] for k in trainer.val_idx],
-                                           evaluate_structures(model, [structures[k] for k in trainer.val_idx],
-                                                               MPI.COMM_SELF))}
+    metrics = {
+        "validation": error_metrics(
+            [structures[k] for k in trainer.val_idx],
+            evaluate_structures(model, [structures[k] for k in trainer.val_idx], MPI.COMM_SELF),
+        )
+    }
     if tests:
         metrics["test"] = error_metrics(tests, evaluate_structures(model, tests, MPI.COMM_SELF))
         provenance["training_data"].append({"path": str(test_path), "sha256": file_sha256(test_path), "role": "test"})
@@ -123,8 +132,13 @@ def _parity_plot(structures, results, path: Path) -> None:
     for g in sorted({s.group for s in structures}):
         pairs = [(s, r) for s, r in zip(structures, results) if s.group == g]
         ax[0].plot([s.energy / len(s) for s, _ in pairs], [r.energy / len(s) for s, r in pairs], "o", ms=4, label=g)
-        ax[1].plot(np.concatenate([s.forces.ravel() for s, _ in pairs]),
-                   np.concatenate([r.forces.ravel() for _, r in pairs]), ".", ms=2, label=g)
+        ax[1].plot(
+            np.concatenate([s.forces.ravel() for s, _ in pairs]),
+            np.concatenate([r.forces.ravel() for _, r in pairs]),
+            ".",
+            ms=2,
+            label=g,
+        )
     ax[0].set(xlabel="DFT energy (eV/atom)", ylabel="NNP energy (eV/atom)")
     ax[1].set(xlabel="DFT force (eV/Å)", ylabel="NNP force (eV/Å)")
     for a in ax:

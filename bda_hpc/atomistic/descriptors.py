@@ -4,6 +4,7 @@ The compiled core (csrc/nnp/nnp.c) evaluates these for inference and training; t
 function :func:`descriptors_reference` here is the obviously-correct loop version that
 the tests compare the core with.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -75,6 +76,10 @@ def descriptors_reference(positions, cell, pbc, dset: DescriptorSet) -> np.ndarr
                 cos = vecs[j] @ vecs[k] / (dist[j] * dist[k])
                 f3 = fc[j] * fc[k] * cutoff_function(rjk, rc)
                 for a, (eta, zeta, lam) in enumerate(dset.g4):
-                    out[i, n2 + a] += (2.0 ** (1 - zeta) * (1 + lam * cos) ** zeta
-                                       * np.exp(-eta * (dist[j] ** 2 + dist[k] ** 2 + rjk ** 2)) * f3)
+                    out[i, n2 + a] += (
+                        2.0 ** (1 - zeta)
+                        * (1 + lam * cos) ** zeta
+                        * np.exp(-eta * (dist[j] ** 2 + dist[k] ** 2 + rjk**2))
+                        * f3
+                    )
     return out

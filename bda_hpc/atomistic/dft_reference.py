@@ -14,6 +14,7 @@ XX YY ZZ XY YZ ZX):
   ground-state cell.
 Not derivable from these data: fcc/hcp energies, the migration barrier, diffusion.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,7 +74,7 @@ def dft_reference(paths) -> dict:
         gamma2 = np.array([(2 * s) ** 2 for s, _ in pts])
         de = np.array([e["outputs"]["energy"] / e["num_atoms"] - e0 for _, e in pts])
         if len(pts):
-            c44.append(2 * np.sum(de * gamma2) / np.sum(gamma2 ** 2) / v_atom * EV_PER_A3_TO_GPA)
+            c44.append(2 * np.sum(de * gamma2) / np.sum(gamma2**2) / v_atom * EV_PER_A3_TO_GPA)
     how_c = "slope of DFT stress vs strain, uniaxial Elastic cells (modes 1-3)"
     out["c11"] = (float(np.mean(c11)), float(np.std(c11)), how_c)
     out["c12"] = (float(np.mean(c12)), float(np.std(c12)), how_c)
@@ -82,8 +83,11 @@ def dft_reference(paths) -> dict:
     out["bulk_modulus"] = (bulk_modulus, None, "(C11 + 2 C12) / 3 of the DFT values")
     pressure = -np.mean(_tension_gpa(ground)[:3])
     a_gs = (2 * v_atom) ** (1 / 3)
-    out["lattice_constant"] = (a_gs * (1 + pressure / (3 * bulk_modulus)), None,
-                               f"ground-state cell a = {a_gs:.4f} Å corrected by its pressure {pressure:.3f} GPa")
+    out["lattice_constant"] = (
+        a_gs * (1 + pressure / (3 * bulk_modulus)),
+        None,
+        f"ground-state cell a = {a_gs:.4f} Å corrected by its pressure {pressure:.3f} GPa",
+    )
     out["vacancy_formation_energy"] = _vacancy(data)
     for hkl, tag in (("100", "(1_0_0)"), ("110", "(1_1_0)"), ("111", "(1_1_1)")):
         slab = next((e for e in data if e.get("group") == "Surface" and tag in e.get("description", "")), None)
@@ -100,8 +104,13 @@ def _vacancy(data):
     if not vac:
         return None
     volume = abs(np.linalg.det(_cell(vac[0])))
-    full = [e for e in data if e.get("group") == "AIMD-NVT" and " 300 " in e.get("description", "") + " "
-            and abs(abs(np.linalg.det(_cell(e))) - volume) < 1e-3 * volume]
+    full = [
+        e
+        for e in data
+        if e.get("group") == "AIMD-NVT"
+        and " 300 " in e.get("description", "") + " "
+        and abs(abs(np.linalg.det(_cell(e))) - volume) < 1e-3 * volume
+    ]
     if not full:
         return None
     ev = np.array([e["outputs"]["energy"] for e in vac])
@@ -109,5 +118,8 @@ def _vacancy(data):
     n = full[0]["num_atoms"]
     value = ev.mean() - (n - 1) / n * ef.mean()
     unc = np.sqrt(ev.var(ddof=1) / len(ev) + ((n - 1) / n) ** 2 * ef.var(ddof=1) / len(ef))
-    return (float(value), float(unc), f"<E_{n - 1}> - {n - 1}/{n} <E_{n}>, 300 K AIMD snapshots "
-                                      f"({len(vac)} with, {len(full)} without vacancy)")
+    return (
+        float(value),
+        float(unc),
+        f"<E_{n - 1}> - {n - 1}/{n} <E_{n}>, 300 K AIMD snapshots ({len(vac)} with, {len(full)} without vacancy)",
+    )

@@ -6,6 +6,7 @@ after equilibration). Its Arrhenius energy is the effective migration energy. Eq
 self-diffusion scales it to the thermal vacancy fraction exp(-E_f / kT) (formation entropy
 neglected): D_self = N D_cell exp(-E_f / kT), whose Arrhenius energy is E_f + E_m.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,9 @@ log = logging.getLogger("bda_hpc.atomistic")
 KB = 8.617333262e-5  # eV/K
 
 
-def vacancy_md_diffusivity(calc, a0: float, n: int, temperature: float, time_ps: float, timestep_fs: float,
-                           equilibration_ps: float, seed: int) -> dict:
+def vacancy_md_diffusivity(
+    calc, a0: float, n: int, temperature: float, time_ps: float, timestep_fs: float, equilibration_ps: float, seed: int
+) -> dict:
     """D_cell (Å^2/ps) at one temperature from the MSD of all atoms (unwrapped positions)."""
     atoms = bulk("Li", "bcc", a=a0, cubic=True).repeat((n, n, n))
     del atoms[0]
@@ -45,8 +47,14 @@ def vacancy_md_diffusivity(calc, a0: float, n: int, temperature: float, time_ps:
     mid = (half + len(times)) // 2
     s1 = np.polyfit(times[half:mid], msd[half:mid], 1)[0]
     s2 = np.polyfit(times[mid:], msd[mid:], 1)[0]
-    return {"temperature": temperature, "d_cell": slope / 6, "d_cell_unc": abs(s1 - s2) / 6,
-            "atoms": len(atoms), "times": times, "msd": msd}
+    return {
+        "temperature": temperature,
+        "d_cell": slope / 6,
+        "d_cell_unc": abs(s1 - s2) / 6,
+        "atoms": len(atoms),
+        "times": times,
+        "msd": msd,
+    }
 
 
 def arrhenius(temperatures, diffusivities) -> dict:
@@ -62,5 +70,9 @@ def arrhenius(temperatures, diffusivities) -> dict:
     residual_var = np.sum((X @ coef - np.log(D)) ** 2) / (len(T) - 2)
     cov = residual_var * np.linalg.inv(X.T @ X)
     d0 = float(np.exp(intercept))
-    return {"prefactor": d0, "activation_energy": float(-slope), "activation_energy_unc": float(np.sqrt(cov[0, 0])),
-            "prefactor_unc": float(d0 * np.sqrt(cov[1, 1]))}
+    return {
+        "prefactor": d0,
+        "activation_energy": float(-slope),
+        "activation_energy_unc": float(np.sqrt(cov[0, 0])),
+        "prefactor_unc": float(d0 * np.sqrt(cov[1, 1])),
+    }

@@ -1,4 +1,5 @@
 """Accuracy of a model on a DFT data set: energy (meV/atom) and force (eV/Å, per component) errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,11 +11,14 @@ def error_metrics(structures, results) -> dict:
     def summary(pairs):
         de = np.array([(r.energy - s.energy) / len(s) for s, r in pairs]) * 1e3
         df = np.concatenate([(r.forces - s.forces).ravel() for s, r in pairs])
-        return {"structures": len(pairs), "atoms": int(sum(len(s) for s, _ in pairs)),
-                "energy_mae_mev_per_atom": float(np.mean(np.abs(de))),
-                "energy_rmse_mev_per_atom": float(np.sqrt(np.mean(de ** 2))),
-                "force_mae_ev_per_a": float(np.mean(np.abs(df))),
-                "force_rmse_ev_per_a": float(np.sqrt(np.mean(df ** 2)))}
+        return {
+            "structures": len(pairs),
+            "atoms": int(sum(len(s) for s, _ in pairs)),
+            "energy_mae_mev_per_atom": float(np.mean(np.abs(de))),
+            "energy_rmse_mev_per_atom": float(np.sqrt(np.mean(de**2))),
+            "force_mae_ev_per_a": float(np.mean(np.abs(df))),
+            "force_rmse_ev_per_a": float(np.sqrt(np.mean(df**2))),
+        }
 
     pairs = list(zip(structures, results))
     out = summary(pairs)
@@ -25,9 +29,13 @@ def error_metrics(structures, results) -> dict:
 
 def format_table(metrics: dict) -> str:
     rows = [("all", metrics)] + list(metrics["per_group"].items())
-    lines = [f"{'group':<12} {'n':>4} {'E MAE':>8} {'E RMSE':>8} {'F MAE':>8} {'F RMSE':>8}",
-             f"{'':<12} {'':>4} {'meV/at':>8} {'meV/at':>8} {'eV/Å':>8} {'eV/Å':>8}"]
+    lines = [
+        f"{'group':<12} {'n':>4} {'E MAE':>8} {'E RMSE':>8} {'F MAE':>8} {'F RMSE':>8}",
+        f"{'':<12} {'':>4} {'meV/at':>8} {'meV/at':>8} {'eV/Å':>8} {'eV/Å':>8}",
+    ]
     for name, m in rows:
-        lines.append(f"{name:<12} {m['structures']:>4} {m['energy_mae_mev_per_atom']:8.3f} "
-                     f"{m['energy_rmse_mev_per_atom']:8.3f} {m['force_mae_ev_per_a']:8.4f} {m['force_rmse_ev_per_a']:8.4f}")
+        lines.append(
+            f"{name:<12} {m['structures']:>4} {m['energy_mae_mev_per_atom']:8.3f} "
+            f"{m['energy_rmse_mev_per_atom']:8.3f} {m['force_mae_ev_per_a']:8.4f} {m['force_rmse_ev_per_a']:8.4f}"
+        )
     return "\n".join(lines)

@@ -4,6 +4,7 @@ Parallel over atoms: every rank builds the (cheap) full neighbour list, computes
 energies of its block of centres and the forces they cause on every atom, and the
 forces, energies and virial are summed with Allreduce, so all ranks hold the same result.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from .neighbors import MIN_DISTANCE, build_csr
 
 @dataclass
 class NNPResult:
-    energy: float           # eV
-    energies: np.ndarray    # (N,) eV
-    forces: np.ndarray      # (N, 3) eV/Å
-    virial: np.ndarray      # (6,) eV, xx yy zz xy xz yz (LAMMPS sign)
-    volume: float           # Å^3
+    energy: float  # eV
+    energies: np.ndarray  # (N,) eV
+    forces: np.ndarray  # (N, 3) eV/Å
+    virial: np.ndarray  # (6,) eV, xx yy zz xy xz yz (LAMMPS sign)
+    volume: float  # Å^3
 
     @property
     def stress(self) -> np.ndarray:
@@ -54,8 +55,10 @@ class NNPEvaluator:
             return np.array([self._index[s] for s in symbols], dtype=np.int32)
         except KeyError as exc:
             k = list(symbols).index(exc.args[0])
-            raise InputError(f"{where}: unknown element {exc.args[0]!r} at atom {k}; "
-                             f"the model knows {', '.join(self.model.elements)}") from None
+            raise InputError(
+                f"{where}: unknown element {exc.args[0]!r} at atom {k}; "
+                f"the model knows {', '.join(self.model.elements)}"
+            ) from None
 
     def compute(self, symbols, positions, cell, pbc=(True, True, True), where: str = "structure") -> NNPResult:
         types = self.types(symbols, where)
@@ -66,8 +69,16 @@ class NNPEvaluator:
         forces = np.zeros((n, 3))
         energies = np.zeros(n)
         virial = np.zeros(6)
-        self.core.compute(len(block), np.ascontiguousarray(np.roll(types, -block.start)), offsets, neigh, vec,
-                          energies, forces, virial)
+        self.core.compute(
+            len(block),
+            np.ascontiguousarray(np.roll(types, -block.start)),
+            offsets,
+            neigh,
+            vec,
+            energies,
+            forces,
+            virial,
+        )
         forces, energies = np.roll(forces, block.start, axis=0), np.roll(energies, block.start)
         if self.comm.size > 1:
             from mpi4py import MPI

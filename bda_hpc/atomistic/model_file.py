@@ -16,6 +16,7 @@ HDF5 layout, format ``bda_hpc.nnp`` version 1 (units: eV, Å)::
 
 The text export (csrc/nnp/README.md) holds the same numbers with 17 significant digits.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ class ElementNetwork:
     shift: np.ndarray
     scale: np.ndarray
     weights: list  # per layer (nout, nin)
-    biases: list   # per layer (nout,)
+    biases: list  # per layer (nout,)
 
 
 @dataclass
@@ -61,9 +62,13 @@ class NNPModel:
     def to_text(self) -> str:
         """The model in the C core's text format (version 1)."""
         fmt = "{:.17g}".format
-        lines = [f"{TEXT_FORMAT} 1", f"elements {len(self.networks)} " + " ".join(self.elements),
-                 f"cutoff {fmt(self.descriptors.cutoff)}", f"activation {self.activation}",
-                 f"g2 {len(self.descriptors.g2)}  # eta rs"]
+        lines = [
+            f"{TEXT_FORMAT} 1",
+            f"elements {len(self.networks)} " + " ".join(self.elements),
+            f"cutoff {fmt(self.descriptors.cutoff)}",
+            f"activation {self.activation}",
+            f"g2 {len(self.descriptors.g2)}  # eta rs",
+        ]
         lines += [f"{fmt(eta)} {fmt(rs)}" for eta, rs in self.descriptors.g2]
         lines.append(f"g4 {len(self.descriptors.g4)}  # eta zeta lambda")
         lines += [f"{fmt(eta)} {fmt(zeta)} {fmt(lam)}" for eta, zeta, lam in self.descriptors.g4]
@@ -86,8 +91,14 @@ class NNPModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         with h5py.File(tmp, "w") as h5:
-            h5.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, activation=self.activation,
-                            elements=json.dumps(self.elements), energy_units="eV", length_units="Angstrom")
+            h5.attrs.update(
+                format=FORMAT,
+                format_version=FORMAT_VERSION,
+                activation=self.activation,
+                elements=json.dumps(self.elements),
+                energy_units="eV",
+                length_units="Angstrom",
+            )
             d = h5.create_group("descriptors")
             d.attrs["cutoff"] = self.descriptors.cutoff
             d.create_dataset("g2", data=self.descriptors.g2).attrs["columns"] = "eta [1/Angstrom^2], rs [Angstrom]"
@@ -128,15 +139,25 @@ def load_model(path: str | os.PathLike) -> NNPModel:
             for symbol in json.loads(h5.attrs["elements"]):
                 g = h5[f"networks/{symbol}"]
                 nlayers = sum(1 for k in g if k.startswith("layer_"))
-                networks.append(ElementNetwork(
-                    symbol, float(g.attrs["energy_ref"]), g["shift"][()], g["scale"][()],
-                    [g[f"layer_{k}/weight"][()] for k in range(nlayers)],
-                    [g[f"layer_{k}/bias"][()] for k in range(nlayers)]))
+                networks.append(
+                    ElementNetwork(
+                        symbol,
+                        float(g.attrs["energy_ref"]),
+                        g["shift"][()],
+                        g["scale"][()],
+                        [g[f"layer_{k}/weight"][()] for k in range(nlayers)],
+                        [g[f"layer_{k}/bias"][()] for k in range(nlayers)],
+                    )
+                )
             provenance = dict(h5["provenance"].attrs) if "provenance" in h5 else {}
         except KeyError as exc:
             raise InputError(f"{path}: damaged NNP model file, missing {exc}") from None
-        return NNPModel(dset, networks, str(h5.attrs.get("activation", "tanh")),
-                        {k: (v.item() if hasattr(v, "item") else v) for k, v in provenance.items()})
+        return NNPModel(
+            dset,
+            networks,
+            str(h5.attrs.get("activation", "tanh")),
+            {k: (v.item() if hasattr(v, "item") else v) for k, v in provenance.items()},
+        )
 
 
 def default_model_path() -> Path:

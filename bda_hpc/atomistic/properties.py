@@ -3,6 +3,7 @@
 Every function takes a calculator and returns plain numbers (eV, Å, eV/Å^3) with an
 uncertainty estimate where one applies (the spread between fits that should agree).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,16 @@ def equation_of_state(atoms, calc, strain: float = 0.03, points: int = 9) -> dic
         fits[form] = (v0, e0, b)
     v0, e0, b = fits["birchmurnaghan"]
     v1, e1, b1 = fits["sjeos"]
-    return {"volume": v0, "energy": e0, "bulk_modulus": b, "volume_unc": abs(v0 - v1),
-            "energy_unc": abs(e0 - e1), "bulk_modulus_unc": abs(b - b1), "volumes": volumes, "energies": energies}
+    return {
+        "volume": v0,
+        "energy": e0,
+        "bulk_modulus": b,
+        "volume_unc": abs(v0 - v1),
+        "energy_unc": abs(e0 - e1),
+        "bulk_modulus_unc": abs(b - b1),
+        "volumes": volumes,
+        "energies": energies,
+    }
 
 
 def bcc_lattice(calc, a_guess: float = 3.43) -> dict:
@@ -52,11 +61,13 @@ def bcc_lattice(calc, a_guess: float = 3.43) -> dict:
 
 def phase_energies(calc, a_bcc: float, fmax: float) -> dict:
     """Relaxed (cell and positions) energy per atom of bcc, fcc and hcp, and fcc/hcp minus bcc."""
-    v = a_bcc ** 3 / 2  # start all three at the bcc volume per atom
+    v = a_bcc**3 / 2  # start all three at the bcc volume per atom
     a_hcp = (np.sqrt(2) * v) ** (1 / 3)  # ideal c/a: v = a^3 / sqrt(2)
-    structures = {"bcc": bulk("Li", "bcc", a=a_bcc, cubic=True),
-                  "fcc": bulk("Li", "fcc", a=(4 * v) ** (1 / 3), cubic=True),
-                  "hcp": bulk("Li", "hcp", a=a_hcp, c=np.sqrt(8 / 3) * a_hcp)}
+    structures = {
+        "bcc": bulk("Li", "bcc", a=a_bcc, cubic=True),
+        "fcc": bulk("Li", "fcc", a=(4 * v) ** (1 / 3), cubic=True),
+        "hcp": bulk("Li", "hcp", a=a_hcp, c=np.sqrt(8 / 3) * a_hcp),
+    }
     out = {}
     for name, atoms in structures.items():
         relax(atoms, calc, fmax, cell=True)
@@ -100,5 +111,12 @@ def elastic_constants(calc, a0: float, strains=(0.005, 0.01)) -> dict:
             c44 += (shear[0] - shear[1]) / (2 * eps) / 3
         results.append((c11, c12, c44))
     (c11, c12, c44), (d11, d12, d44) = results[0], results[-1]
-    return {"c11": c11, "c12": c12, "c44": c44, "c11_unc": abs(c11 - d11), "c12_unc": abs(c12 - d12),
-            "c44_unc": abs(c44 - d44), "bulk_modulus_elastic": (c11 + 2 * c12) / 3}
+    return {
+        "c11": c11,
+        "c12": c12,
+        "c44": c44,
+        "c11_unc": abs(c11 - d11),
+        "c12_unc": abs(c12 - d12),
+        "c44_unc": abs(c44 - d44),
+        "bulk_modulus_elastic": (c11 + 2 * c12) / 3,
+    }

@@ -1,10 +1,11 @@
 """Defects of bcc Li with any ASE calculator: vacancy formation, vacancy migration (NEB), surfaces."""
+
 from __future__ import annotations
 
 import numpy as np
 from ase.build import bcc100, bcc110, bcc111, bulk
 from ase.mep import NEB
-from ase.optimize import BFGS, FIRE
+from ase.optimize import FIRE
 
 from .properties import relax
 
@@ -25,8 +26,11 @@ def vacancy_formation(calc, a0: float, n: int, fmax: float) -> dict:
     e_unrelaxed = _energy(vac, calc)
     relax(vac, calc, fmax)
     nat = len(perfect)
-    return {"vacancy_formation_energy": vac.get_potential_energy() - (nat - 1) / nat * e_bulk,
-            "vacancy_formation_energy_unrelaxed": e_unrelaxed - (nat - 1) / nat * e_bulk, "atoms": nat}
+    return {
+        "vacancy_formation_energy": vac.get_potential_energy() - (nat - 1) / nat * e_bulk,
+        "vacancy_formation_energy_unrelaxed": e_unrelaxed - (nat - 1) / nat * e_bulk,
+        "atoms": nat,
+    }
 
 
 def _energy(atoms, calc):
@@ -41,7 +45,7 @@ def vacancy_migration(calc, a0: float, n: int, fmax: float, images: int) -> dict
     d[0] = np.inf
     hop = int(np.argmin(d))  # a nearest neighbour of site 0 (a0 sqrt(3)/2 away)
     initial = perfect.copy()
-    del initial[0]            # vacancy at site 0; atom `hop` is now index hop-1
+    del initial[0]  # vacancy at site 0; atom `hop` is now index hop-1
     final = initial.copy()
     final.positions[hop - 1] = perfect.positions[0]  # the neighbour jumped into the vacancy
     relax(initial, calc, fmax)
@@ -53,11 +57,17 @@ def vacancy_migration(calc, a0: float, n: int, fmax: float, images: int) -> dict
     neb.interpolate(method="idpp")
     FIRE(neb, logfile=None).run(fmax=max(fmax, 0.01), steps=1000)
     energies = np.array([im.get_potential_energy() for im in band])
-    path = np.concatenate([[0], np.cumsum([np.linalg.norm(band[k + 1].positions - band[k].positions)
-                                           for k in range(len(band) - 1)])])
+    path = np.concatenate(
+        [[0], np.cumsum([np.linalg.norm(band[k + 1].positions - band[k].positions) for k in range(len(band) - 1)])]
+    )
     barrier = float(energies.max() - energies[0])
-    return {"vacancy_migration_energy": barrier, "vacancy_migration_energy_unc": abs(float(energies[-1] - energies[0])),
-            "neb_path": path, "neb_energies": energies - energies[0], "hop_distance": float(d[hop])}
+    return {
+        "vacancy_migration_energy": barrier,
+        "vacancy_migration_energy_unc": abs(float(energies[-1] - energies[0])),
+        "neb_path": path,
+        "neb_energies": energies - energies[0],
+        "hop_distance": float(d[hop]),
+    }
 
 
 def surface_energies(calc, a0: float, e_bulk: float, layers: int, vacuum: float, fmax: float) -> dict:

@@ -4,6 +4,7 @@ Each finished step is stored in `properties_progress.json` in the output directo
 the model file's hash and the settings), so an interrupted run resumes where it stopped.
 MD temperatures are shared among MPI ranks; the static steps run on rank 0.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,13 +24,26 @@ GPA = 1e9
 ANGSTROM = 1e-10
 A2_PER_PS = 1e-8  # Å^2/ps -> m^2/s
 
-QUICK = {"supercell": 2, "slab_layers": 5, "neb_images": 3, "md_temperatures": [350.0, 400.0, 450.0],
-         "md_supercell": 2, "md_time_ps": 3.0, "md_equilibration_ps": 0.5, "fmax": 0.02}
+QUICK = {
+    "supercell": 2,
+    "slab_layers": 5,
+    "neb_images": 3,
+    "md_temperatures": [350.0, 400.0, 450.0],
+    "md_supercell": 2,
+    "md_time_ps": 3.0,
+    "md_equilibration_ps": 0.5,
+    "fmax": 0.02,
+}
 
 EXPERIMENT = {  # REFERENCES.md §6 (value or range, units as in the table)
-    "lattice_constant": "3.510 (298 K), 3.490 (110 K)", "bulk_modulus": "11-13", "c11": "13.5-17.3",
-    "c12": "11.4-13.1", "c44": "8.4-8.8", "vacancy_formation_energy": "0.34",
-    "self_diffusion_activation_energy": "0.55"}
+    "lattice_constant": "3.510 (298 K), 3.490 (110 K)",
+    "bulk_modulus": "11-13",
+    "c11": "13.5-17.3",
+    "c12": "11.4-13.1",
+    "c44": "8.4-8.8",
+    "vacancy_formation_energy": "0.34",
+    "self_diffusion_activation_energy": "0.55",
+}
 
 
 class Progress:
@@ -107,12 +121,16 @@ def _static_properties(progress: Progress, calc, s) -> dict:
     phases = progress.step("phases", lambda: bulk.phase_energies(calc, a0, s.fmax))
     elastic = progress.step("elastic", lambda: bulk.elastic_constants(calc, a0))
     vac = progress.step("vacancy", lambda: defects.vacancy_formation(calc, a0, s.supercell, s.fmax))
-    vac_small = progress.step("vacancy_smaller", lambda: defects.vacancy_formation(calc, a0, s.supercell - 1, s.fmax)) \
-        if s.supercell > 2 else vac
+    vac_small = (
+        progress.step("vacancy_smaller", lambda: defects.vacancy_formation(calc, a0, s.supercell - 1, s.fmax))
+        if s.supercell > 2
+        else vac
+    )
     vac["vacancy_formation_energy_unc"] = abs(vac["vacancy_formation_energy"] - vac_small["vacancy_formation_energy"])
     neb = progress.step("neb", lambda: defects.vacancy_migration(calc, a0, s.supercell, s.fmax, s.neb_images))
-    surf = progress.step("surfaces", lambda: defects.surface_energies(calc, a0, lat["energy"], s.slab_layers,
-                                                                       s.vacuum, s.fmax))
+    surf = progress.step(
+        "surfaces", lambda: defects.surface_energies(calc, a0, lat["energy"], s.slab_layers, s.vacuum, s.fmax)
+    )
     return {"lattice": lat, "phases": phases, "elastic": elastic, "vacancy": vac, "neb": neb, "surfaces": surf}
 
 
@@ -124,8 +142,12 @@ def _diffusion(progress: Progress, calc, s, static, comm) -> dict:
     local = {}
     for k in mine:
         T = s.md_temperatures[k]
-        local[T] = progress.step(f"md_{T:g}K", lambda T=T, k=k: vacancy_md_diffusivity(
-            calc, a0, s.md_supercell, T, s.md_time_ps, s.md_timestep_fs, s.md_equilibration_ps, s.seed + k))
+        local[T] = progress.step(
+            f"md_{T:g}K",
+            lambda T=T, k=k: vacancy_md_diffusivity(
+                calc, a0, s.md_supercell, T, s.md_time_ps, s.md_timestep_fs, s.md_equilibration_ps, s.seed + k
+            ),
+        )
     runs = {}
     for part in comm.allgather(_plain(local)):
         runs.update(part)
@@ -135,15 +157,26 @@ def _diffusion(progress: Progress, calc, s, static, comm) -> dict:
         from ..errors import SolverError
 
         bad = ", ".join(f"{T:g} K" for T, d in zip(temps, d_cell) if d <= 0)
-        raise SolverError(f"vacancy MD: the mean-square displacement did not grow at {bad}; "
-                          "raise md_time_ps or the temperatures in [mlff.properties]", collective=True)
+        raise SolverError(
+            f"vacancy MD: the mean-square displacement did not grow at {bad}; "
+            "raise md_time_ps or the temperatures in [mlff.properties]",
+            collective=True,
+        )
     migration = arrhenius(temps, d_cell)
     ef = static["vacancy"]["vacancy_formation_energy"]
     nsites = runs[temps[0]]["atoms"] + 1
     d_self = nsites * d_cell * np.exp(-ef / (KB * temps))
     selfdiff = arrhenius(temps, d_self)
-    return {"md": {"runs": runs, "temperatures": temps, "d_cell": d_cell, "d_self": d_self,
-                   "migration_fit": migration, "self_fit": selfdiff}}
+    return {
+        "md": {
+            "runs": runs,
+            "temperatures": temps,
+            "d_cell": d_cell,
+            "d_self": d_self,
+            "migration_fit": migration,
+            "self_fit": selfdiff,
+        }
+    }
 
 
 def _parameters(r: dict) -> dict:
@@ -153,42 +186,87 @@ def _parameters(r: dict) -> dict:
     fit = r["md"]["self_fit"]
     eos = "Birch-Murnaghan E(V) fit of bcc (uncertainty: difference to SJEOS)"
     p = {
-        "lattice_constant": Parameter(lat["lattice_constant"] * ANGSTROM, "m", "bcc lattice constant, 0 K", eos,
-                                      lat["lattice_constant_unc"] * ANGSTROM),
-        "bulk_modulus": Parameter(lat["bulk_modulus"] * EV / ANGSTROM ** 3, "Pa", "bulk modulus of bcc Li, 0 K", eos,
-                                  lat["bulk_modulus_unc"] * EV / ANGSTROM ** 3),
-        "vacancy_formation_energy": Parameter(vac["vacancy_formation_energy"] * EV, "J", "relaxed vacancy formation energy",
-                                              f"supercell of {vac['atoms']} sites, positions relaxed (uncertainty: change "
-                                              "from the next smaller supercell)", vac["vacancy_formation_energy_unc"] * EV),
-        "vacancy_migration_energy": Parameter(neb["vacancy_migration_energy"] * EV, "J", "nearest-neighbour vacancy hop barrier",
-                                              "climbing-image NEB (uncertainty: end-point energy mismatch)",
-                                              neb["vacancy_migration_energy_unc"] * EV),
-        "self_diffusion_prefactor": Parameter(fit["prefactor"] * A2_PER_PS, "m^2/s", "D0 of D_self = D0 exp(-Q/kT)",
-                                              "vacancy MD at several T scaled by exp(-E_f/kT), Arrhenius fit (standard error)",
-                                              fit["prefactor_unc"] * A2_PER_PS),
-        "self_diffusion_activation_energy": Parameter(fit["activation_energy"] * EV, "J", "Q of D_self = D0 exp(-Q/kT)",
-                                                      "Arrhenius fit (standard error)", fit["activation_energy_unc"] * EV),
+        "lattice_constant": Parameter(
+            lat["lattice_constant"] * ANGSTROM,
+            "m",
+            "bcc lattice constant, 0 K",
+            eos,
+            lat["lattice_constant_unc"] * ANGSTROM,
+        ),
+        "bulk_modulus": Parameter(
+            lat["bulk_modulus"] * EV / ANGSTROM**3,
+            "Pa",
+            "bulk modulus of bcc Li, 0 K",
+            eos,
+            lat["bulk_modulus_unc"] * EV / ANGSTROM**3,
+        ),
+        "vacancy_formation_energy": Parameter(
+            vac["vacancy_formation_energy"] * EV,
+            "J",
+            "relaxed vacancy formation energy",
+            f"supercell of {vac['atoms']} sites, positions relaxed (uncertainty: change "
+            "from the next smaller supercell)",
+            vac["vacancy_formation_energy_unc"] * EV,
+        ),
+        "vacancy_migration_energy": Parameter(
+            neb["vacancy_migration_energy"] * EV,
+            "J",
+            "nearest-neighbour vacancy hop barrier",
+            "climbing-image NEB (uncertainty: end-point energy mismatch)",
+            neb["vacancy_migration_energy_unc"] * EV,
+        ),
+        "self_diffusion_prefactor": Parameter(
+            fit["prefactor"] * A2_PER_PS,
+            "m^2/s",
+            "D0 of D_self = D0 exp(-Q/kT)",
+            "vacancy MD at several T scaled by exp(-E_f/kT), Arrhenius fit (standard error)",
+            fit["prefactor_unc"] * A2_PER_PS,
+        ),
+        "self_diffusion_activation_energy": Parameter(
+            fit["activation_energy"] * EV,
+            "J",
+            "Q of D_self = D0 exp(-Q/kT)",
+            "Arrhenius fit (standard error)",
+            fit["activation_energy_unc"] * EV,
+        ),
     }
     for name in ("c11", "c12", "c44"):
-        p[name] = Parameter(el[name] * GPA, "Pa", f"elastic constant {name.upper()} of bcc Li, 0 K",
-                            "central stress-strain differences (uncertainty: strain 0.5 % vs 1 %)", el[f"{name}_unc"] * GPA)
+        p[name] = Parameter(
+            el[name] * GPA,
+            "Pa",
+            f"elastic constant {name.upper()} of bcc Li, 0 K",
+            "central stress-strain differences (uncertainty: strain 0.5 % vs 1 %)",
+            el[f"{name}_unc"] * GPA,
+        )
     for hkl in ("100", "110", "111"):
-        p[f"surface_energy_{hkl}"] = Parameter(surf[f"surface_energy_{hkl}"], "J/m^2", f"relaxed ({hkl}) surface energy",
-                                               "slab minus bulk (uncertainty: change with slab thickness)",
-                                               surf[f"surface_energy_{hkl}_unc"])
+        p[f"surface_energy_{hkl}"] = Parameter(
+            surf[f"surface_energy_{hkl}"],
+            "J/m^2",
+            f"relaxed ({hkl}) surface energy",
+            "slab minus bulk (uncertainty: change with slab thickness)",
+            surf[f"surface_energy_{hkl}_unc"],
+        )
     return p
 
 
-TABLE_UNITS = {"lattice_constant": ("Å", 1 / ANGSTROM), "bulk_modulus": ("GPa", 1 / GPA), "c11": ("GPa", 1 / GPA),
-               "c12": ("GPa", 1 / GPA), "c44": ("GPa", 1 / GPA), "vacancy_formation_energy": ("eV", 1 / EV),
-               "vacancy_migration_energy": ("eV", 1 / EV), "surface_energy_100": ("J/m^2", 1),
-               "surface_energy_110": ("J/m^2", 1), "surface_energy_111": ("J/m^2", 1),
-               "self_diffusion_prefactor": ("m^2/s", 1), "self_diffusion_activation_energy": ("eV", 1 / EV)}
+TABLE_UNITS = {
+    "lattice_constant": ("Å", 1 / ANGSTROM),
+    "bulk_modulus": ("GPa", 1 / GPA),
+    "c11": ("GPa", 1 / GPA),
+    "c12": ("GPa", 1 / GPA),
+    "c44": ("GPa", 1 / GPA),
+    "vacancy_formation_energy": ("eV", 1 / EV),
+    "vacancy_migration_energy": ("eV", 1 / EV),
+    "surface_energy_100": ("J/m^2", 1),
+    "surface_energy_110": ("J/m^2", 1),
+    "surface_energy_111": ("J/m^2", 1),
+    "self_diffusion_prefactor": ("m^2/s", 1),
+    "self_diffusion_activation_energy": ("eV", 1 / EV),
+}
 
 
 def comparison_table(parameters: dict, dft: dict, r: dict) -> str:
-    lines = [f"{'property':<34} {'NNP':>22} {'DFT (data set)':>22} {'experiment':>26}  units",
-             "-" * 116]
+    lines = [f"{'property':<34} {'NNP':>22} {'DFT (data set)':>22} {'experiment':>26}  units", "-" * 116]
     for name, (units, factor) in TABLE_UNITS.items():
         p = parameters[name]
         nnp = f"{p.value * factor:.4g} ± {p.uncertainty * factor:.2g}"
@@ -217,14 +295,21 @@ def _write(out_dir: Path, r: dict, model_path: Path, config: str, dft_paths: lis
     dft = dft_reference(dft_paths) if dft_paths else {}
     md = r["md"]
     results = {
-        "eos": {"volume": (np.array(r["lattice"]["volumes"]), "angstrom^3"),
-                "energy": (np.array(r["lattice"]["energies"]), "eV")},
+        "eos": {
+            "volume": (np.array(r["lattice"]["volumes"]), "angstrom^3"),
+            "energy": (np.array(r["lattice"]["energies"]), "eV"),
+        },
         "phases": {k: (v, "eV" if k.startswith("energy") else "angstrom^3") for k, v in r["phases"].items()},
-        "neb": {"path": (np.array(r["neb"]["neb_path"]), "angstrom"), "energy": (np.array(r["neb"]["neb_energies"]), "eV")},
-        "diffusion": {"temperature": (np.array(md["temperatures"]), "K"),
-                      "d_vacancy_cell": (np.array(md["d_cell"]) * A2_PER_PS, "m^2/s"),
-                      "d_self": (np.array(md["d_self"]) * A2_PER_PS, "m^2/s"),
-                      "migration_activation_energy": (md["migration_fit"]["activation_energy"], "eV")},
+        "neb": {
+            "path": (np.array(r["neb"]["neb_path"]), "angstrom"),
+            "energy": (np.array(r["neb"]["neb_energies"]), "eV"),
+        },
+        "diffusion": {
+            "temperature": (np.array(md["temperatures"]), "K"),
+            "d_vacancy_cell": (np.array(md["d_cell"]) * A2_PER_PS, "m^2/s"),
+            "d_self": (np.array(md["d_self"]) * A2_PER_PS, "m^2/s"),
+            "migration_activation_energy": (md["migration_fit"]["activation_energy"], "eV"),
+        },
     }
     write_params(out_dir / "li_metal.h5", "atomistic", params, results=results, config=config, inputs=[model_path])
     table = comparison_table(params, dft, r)
@@ -251,7 +336,7 @@ def _plots(out_dir: Path, r: dict) -> None:
     T = np.array(md["temperatures"])
     ax[2].semilogy(1000 / T, np.array(md["d_cell"]) * A2_PER_PS, "o", label="MD, one vacancy")
     ax[2].semilogy(1000 / T, np.array(md["d_self"]) * A2_PER_PS, "s", label="self-diffusion (equilibrium vacancies)")
-    for key, fit in (("d_cell", md["migration_fit"]), ("d_self", md["self_fit"])):
+    for fit in (md["migration_fit"], md["self_fit"]):
         ax[2].semilogy(1000 / T, fit["prefactor"] * A2_PER_PS * np.exp(-fit["activation_energy"] / (KB * T)), "-")
     ax[2].set(xlabel="1000 / T (1/K)", ylabel="D (m²/s)", title="Arrhenius")
     ax[2].legend(fontsize=7)

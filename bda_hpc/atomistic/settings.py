@@ -2,6 +2,7 @@
 
 Relative paths in the file are taken relative to the config file's directory.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,8 +22,15 @@ class DescriptorSettings:
     g4_lambda: list[float] = field(default_factory=lambda: [-1.0, 1.0])
 
     def build(self) -> DescriptorSet:
-        return DescriptorSet.from_grid(self.cutoff, self.g2_centered_eta, self.g2_shifted_rs, self.g2_shifted_eta,
-                                       self.g4_eta, self.g4_zeta, self.g4_lambda)
+        return DescriptorSet.from_grid(
+            self.cutoff,
+            self.g2_centered_eta,
+            self.g2_shifted_rs,
+            self.g2_shifted_eta,
+            self.g4_eta,
+            self.g4_zeta,
+            self.g4_lambda,
+        )
 
     def validate(self) -> list[str]:
         return self.build().problems()
@@ -31,20 +39,20 @@ class DescriptorSettings:
 @dataclass
 class TrainingSettings:
     training_data: str = "../../shared/data/li_dft_mlearn/training.json"
-    test_data: str = ""                  # optional: errors on it are stored in the model's provenance
-    output: str = "li_nnp.h5"            # relative to --out-dir
+    test_data: str = ""  # optional: errors on it are stored in the model's provenance
+    output: str = "li_nnp.h5"  # relative to --out-dir
     hidden: list[int] = field(default_factory=lambda: [24, 24])
     seed: int = 2026
     validation_fraction: float = 0.1
-    epochs: int = 1500
-    batch_structures: int = 8
-    learning_rate: float = 3e-3
+    epochs: int = 400
+    batch_structures: int = 16
+    learning_rate: float = 5e-3
     min_learning_rate: float = 1e-5
-    lr_patience: int = 30                # epochs without validation gain before the rate halves
-    patience: int = 150                  # early stopping: epochs without validation gain
-    energy_weight: float = 1.0           # loss = w_E mean((dE/N)^2) + w_F mean(dF^2), eV and eV/Å
-    force_weight: float = 0.05
-    threads: int = 1                  # torch threads (1: the machine is shared; more threads rarely pay for these small nets)
+    lr_patience: int = 15  # epochs without validation gain before the rate halves
+    patience: int = 60  # early stopping: epochs without validation gain
+    energy_weight: float = 1.0  # loss = w_E mean((dE/N)^2) + w_F mean(dF^2), eV and eV/Å
+    force_weight: float = 0.02
+    threads: int = 1  # torch threads (1: the machine is shared; more threads rarely pay for these small nets)
     checkpoint_every: int = 25
 
     def validate(self) -> list[str]:
@@ -66,13 +74,13 @@ class TrainingSettings:
 
 @dataclass
 class PropertiesSettings:
-    supercell: int = 3                   # bcc cubic repeats for vacancy and NEB (2 a0 ... 4 a0)
-    slab_layers: int = 9                 # minimum atomic layers of surface slabs
-    vacuum: float = 12.0                 # Å
-    fmax: float = 0.005                  # eV/Å, relaxation tolerance
+    supercell: int = 3  # bcc cubic repeats for vacancy and NEB (2 a0 ... 4 a0)
+    slab_layers: int = 9  # minimum atomic layers of surface slabs
+    vacuum: float = 12.0  # Å
+    fmax: float = 0.005  # eV/Å, relaxation tolerance
     neb_images: int = 5
     md_temperatures: list[float] = field(default_factory=lambda: [250.0, 300.0, 350.0, 400.0])  # below melting (454 K)
-    md_supercell: int = 3                # bcc cubic repeats for diffusion MD, one vacancy
+    md_supercell: int = 3  # bcc cubic repeats for diffusion MD, one vacancy
     md_time_ps: float = 10.0
     md_timestep_fs: float = 2.0
     md_equilibration_ps: float = 2.0

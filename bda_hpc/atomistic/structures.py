@@ -3,6 +3,7 @@
 A malformed data file is one :class:`~bda_hpc.errors.InputError` naming the file, the
 entry (index and description) and the field.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,10 @@ KBAR_TO_EV_PER_A3 = 1e8 / 1.602176634e-19 * 1e-30  # 1 kbar = 1e8 Pa; Pa = J/m^3
 @dataclass
 class Structure:
     symbols: list
-    positions: np.ndarray   # (N, 3) Å
-    cell: np.ndarray        # (3, 3) Å, rows are lattice vectors
+    positions: np.ndarray  # (N, 3) Å
+    cell: np.ndarray  # (3, 3) Å, rows are lattice vectors
     pbc: tuple = (True, True, True)
-    energy: float | None = None       # eV, total
+    energy: float | None = None  # eV, total
     forces: np.ndarray | None = None  # (N, 3) eV/Å
     group: str = ""
     name: str = ""
@@ -32,9 +33,14 @@ class Structure:
         return len(self.symbols)
 
     @classmethod
-    def from_atoms(cls, atoms, name: str = "") -> "Structure":
-        return cls(list(atoms.get_chemical_symbols()), np.array(atoms.positions, float),
-                   np.array(atoms.cell.array, float), tuple(bool(p) for p in atoms.pbc), name=name)
+    def from_atoms(cls, atoms, name: str = "") -> Structure:
+        return cls(
+            list(atoms.get_chemical_symbols()),
+            np.array(atoms.positions, float),
+            np.array(atoms.cell.array, float),
+            tuple(bool(p) for p in atoms.pbc),
+            name=name,
+        )
 
     def to_atoms(self):
         from ase import Atoms
@@ -80,8 +86,16 @@ def _parse_entry(entry, index, path) -> Structure:
     cell = _entry_array(entry, ["structure", "lattice", "matrix"], (3, 3), where)
     energy = float(_entry_array(entry, ["outputs", "energy"], (), where))
     forces = _entry_array(entry, ["outputs", "forces"], (len(sites), 3), where)
-    return Structure(symbols, positions, cell, (True, True, True), energy, forces,
-                     str(entry.get("group", "")), label or f"entry {index}")
+    return Structure(
+        symbols,
+        positions,
+        cell,
+        (True, True, True),
+        energy,
+        forces,
+        str(entry.get("group", "")),
+        label or f"entry {index}",
+    )
 
 
 def load_dataset(path: str | os.PathLike) -> list[Structure]:

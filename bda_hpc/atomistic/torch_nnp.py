@@ -5,6 +5,7 @@ descriptors). ``autograd_energy_forces`` computes the descriptors from positions
 and takes forces by autograd: the independent implementation the C core is checked
 against, and the "torch autograd" peer in benchmarks/mlff.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,7 +46,7 @@ class TorchNNP(torch.nn.Module):
         return out
 
     @classmethod
-    def from_model(cls, model: NNPModel) -> "TorchNNP":
+    def from_model(cls, model: NNPModel) -> TorchNNP:
         tm = cls(model.descriptors.size, model.hidden, model.elements)
         with torch.no_grad():
             for t, (net, en) in enumerate(zip(tm.nets, model.networks)):
@@ -62,10 +63,16 @@ class TorchNNP(torch.nn.Module):
         networks = []
         for t, (symbol, net) in enumerate(zip(self.elements, self.nets)):
             linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-            networks.append(ElementNetwork(
-                symbol, float(self.energy_ref[t]), self.shift[t].numpy().copy(), self.scale[t].numpy().copy(),
-                [lin.weight.detach().numpy().copy() for lin in linears],
-                [lin.bias.detach().numpy().copy() for lin in linears]))
+            networks.append(
+                ElementNetwork(
+                    symbol,
+                    float(self.energy_ref[t]),
+                    self.shift[t].numpy().copy(),
+                    self.scale[t].numpy().copy(),
+                    [lin.weight.detach().numpy().copy() for lin in linears],
+                    [lin.bias.detach().numpy().copy() for lin in linears],
+                )
+            )
         return NNPModel(descriptors, networks, "tanh", dict(provenance or {}))
 
 
@@ -86,8 +93,9 @@ def _triplets(offsets: np.ndarray):
     return (np.concatenate(ps) if ps else np.zeros(0, int)), (np.concatenate(qs) if qs else np.zeros(0, int))
 
 
-def torch_descriptors(vec: torch.Tensor, centre: torch.Tensor, p: torch.Tensor, q: torch.Tensor, natoms: int,
-                      dset: DescriptorSet) -> torch.Tensor:
+def torch_descriptors(
+    vec: torch.Tensor, centre: torch.Tensor, p: torch.Tensor, q: torch.Tensor, natoms: int, dset: DescriptorSet
+) -> torch.Tensor:
     """Raw G2/G4 (natoms, nd) from pair vectors (differentiable) and triplet entry pairs (p, q)."""
     rc = dset.cutoff
     r = torch.linalg.norm(vec, dim=1)
@@ -102,14 +110,19 @@ def torch_descriptors(vec: torch.Tensor, centre: torch.Tensor, p: torch.Tensor, 
     f3 = fc[p] * fc[q] * _cutoff(rjk, rc)
     g4p = torch.from_numpy(dset.g4)
     eta, zeta, lam = g4p[:, 0], g4p[:, 1], g4p[:, 2]
-    terms4 = (2.0 ** (1 - zeta) * (1 + lam * cos[:, None]) ** zeta
-              * torch.exp(-eta * (rij ** 2 + rik ** 2 + rjk ** 2)[:, None]) * f3[:, None])
+    terms4 = (
+        2.0 ** (1 - zeta)
+        * (1 + lam * cos[:, None]) ** zeta
+        * torch.exp(-eta * (rij**2 + rik**2 + rjk**2)[:, None])
+        * f3[:, None]
+    )
     G4 = torch.zeros(natoms, len(dset.g4), dtype=vec.dtype).index_add(0, centre[p], terms4)
     return torch.cat([G2, G4], dim=1)
 
 
-def autograd_energy_forces(tmodel: TorchNNP, dset: DescriptorSet, types: np.ndarray, positions, cell, pbc,
-                           chunk: int = 4000):
+def autograd_energy_forces(
+    tmodel: TorchNNP, dset: DescriptorSet, types: np.ndarray, positions, cell, pbc, chunk: int = 4000
+):
     """Total energy and forces -dE/dr by torch autograd (centres processed in chunks to bound memory)."""
     positions = np.ascontiguousarray(positions, float)
     csr = build_csr(positions, cell, pbc, dset.cutoff)
@@ -123,11 +136,14 @@ def autograd_energy_forces(tmodel: TorchNNP, dset: DescriptorSet, types: np.ndar
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         lo, hi = csr.offsets[start], csr.offsets[stop]
-        sub_offsets = csr.offsets[start:stop + 1] - lo
+        sub_offsets = csr.offsets[start : stop + 1] - lo
         p, q = _triplets(sub_offsets)
         centre = torch.from_numpy(centre_all[lo:hi] - start)
-        vec = pos[torch.from_numpy(neigh_all[lo:hi])] - pos[torch.from_numpy(centre_all[lo:hi])] \
+        vec = (
+            pos[torch.from_numpy(neigh_all[lo:hi])]
+            - pos[torch.from_numpy(centre_all[lo:hi])]
             + torch.from_numpy(image[lo:hi])
+        )
         G = torch_descriptors(vec, centre, torch.from_numpy(p), torch.from_numpy(q), stop - start, dset)
         t = types_t[start:stop]
         x = (G - tmodel.shift[t]) / tmodel.scale[t]

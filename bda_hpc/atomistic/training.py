@@ -8,6 +8,7 @@ Descriptor scaling (mean/std of the training atoms), a per-atom reference energy
 mean DFT energy per atom), a seeded validation split, learning-rate halving on plateaus,
 early stopping on the validation loss, checkpoints every few epochs with resume.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,15 +32,15 @@ log = logging.getLogger("bda_hpc.atomistic")
 class DescriptorData:
     """Concatenated descriptor data of many structures (atoms and neighbour entries in structure order)."""
 
-    G: np.ndarray          # (natoms, nd) raw descriptors
-    dG: np.ndarray         # (nnz, nd, 3) raw derivatives w.r.t. neighbour vectors
-    types: np.ndarray      # (natoms,)
-    centre: np.ndarray     # (nnz,) global atom index of each entry's centre
-    neigh: np.ndarray      # (nnz,) global atom index of each entry's neighbour
+    G: np.ndarray  # (natoms, nd) raw descriptors
+    dG: np.ndarray  # (nnz, nd, 3) raw derivatives w.r.t. neighbour vectors
+    types: np.ndarray  # (natoms,)
+    centre: np.ndarray  # (nnz,) global atom index of each entry's centre
+    neigh: np.ndarray  # (nnz,) global atom index of each entry's neighbour
     atom_start: np.ndarray  # (nstruct+1,)
     pair_start: np.ndarray  # (nstruct+1,)
-    energy: np.ndarray     # (nstruct,) eV
-    forces: np.ndarray     # (natoms, 3) eV/Å
+    energy: np.ndarray  # (nstruct,) eV
+    forces: np.ndarray  # (natoms, 3) eV/Å
 
 
 def raw_descriptor_core(dset: DescriptorSet, elements: list[str]):
@@ -66,9 +67,17 @@ def compute_descriptor_data(structures, dset: DescriptorSet, elements: list[str]
         neighs.append(csr.neigh.astype(np.int64) + atom_start[-1])
         atom_start.append(atom_start[-1] + len(s))
         pair_start.append(pair_start[-1] + len(csr.neigh))
-    return DescriptorData(np.concatenate(Gs), np.concatenate(dGs), np.concatenate(types), np.concatenate(centres),
-                          np.concatenate(neighs), np.array(atom_start), np.array(pair_start),
-                          np.array([s.energy for s in structures]), np.concatenate([s.forces for s in structures]))
+    return DescriptorData(
+        np.concatenate(Gs),
+        np.concatenate(dGs),
+        np.concatenate(types),
+        np.concatenate(centres),
+        np.concatenate(neighs),
+        np.array(atom_start),
+        np.array(pair_start),
+        np.array([s.energy for s in structures]),
+        np.concatenate([s.forces for s in structures]),
+    )
 
 
 def descriptor_scaling(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,10 +141,16 @@ class Trainer:
         self.val_idx, self.train_idx = np.sort(order[:nval]), np.sort(order[nval:])
         t0 = time.perf_counter()
         self.data = compute_descriptor_data(structures, dset, self.elements)
-        log.info("descriptors of %d structures (%d atoms, %d descriptors) in %.1f s", len(structures),
-                 len(self.data.types), dset.size, time.perf_counter() - t0)
-        train_atoms = np.concatenate([np.arange(self.data.atom_start[k], self.data.atom_start[k + 1])
-                                      for k in self.train_idx])
+        log.info(
+            "descriptors of %d structures (%d atoms, %d descriptors) in %.1f s",
+            len(structures),
+            len(self.data.types),
+            dset.size,
+            time.perf_counter() - t0,
+        )
+        train_atoms = np.concatenate(
+            [np.arange(self.data.atom_start[k], self.data.atom_start[k + 1]) for k in self.train_idx]
+        )
         self.model = TorchNNP(dset.size, settings.hidden, self.elements)
         shift = np.zeros((len(self.elements), dset.size))
         scale = np.ones_like(shift)
@@ -143,24 +158,35 @@ class Trainer:
             mine = train_atoms[self.data.types[train_atoms] == t]
             shift[t], scale[t] = descriptor_scaling(self.data.G[mine])
         self.shift, self.scale = shift, scale
-        per_atom = np.array([self.data.energy[k] / (self.data.atom_start[k + 1] - self.data.atom_start[k])
-                             for k in self.train_idx])
+        per_atom = np.array(
+            [self.data.energy[k] / (self.data.atom_start[k + 1] - self.data.atom_start[k]) for k in self.train_idx]
+        )
         with torch.no_grad():
             self.model.shift.copy_(torch.from_numpy(shift))
             self.model.scale.copy_(torch.from_numpy(scale))
             self.model.energy_ref.fill_(float(per_atom.mean()))  # one element: the mean DFT energy per atom
         self.val = Batches(self.data, self.val_idx, shift, scale)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.learning_rate)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.5,
-                                                                    patience=settings.lr_patience)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=0.5, patience=settings.lr_patience
+        )
         self.epoch, self.best_val, self.bad_epochs, self.best_state = 0, np.inf, 0, None
         self.history: list[tuple] = []
 
     def state(self) -> dict:
-        return {"epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "best_val": self.best_val, "bad_epochs": self.bad_epochs,
-                "best_state": self.best_state, "history": self.history, "torch_rng": torch.get_rng_state(),
-                "numpy_rng": self.rng.bit_generator.state, "seed": self.settings.seed}
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best_val": self.best_val,
+            "bad_epochs": self.bad_epochs,
+            "best_state": self.best_state,
+            "history": self.history,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": self.rng.bit_generator.state,
+            "seed": self.settings.seed,
+        }
 
     def resume(self) -> bool:
         if self.checkpoint is None or not self.checkpoint.is_file():
@@ -169,7 +195,9 @@ class Trainer:
         if st["seed"] != self.settings.seed:
             from ..errors import InputError
 
-            raise InputError(f"{self.checkpoint}: checkpoint was made with seed {st['seed']}, config has {self.settings.seed}")
+            raise InputError(
+                f"{self.checkpoint}: checkpoint was made with seed {st['seed']}, config has {self.settings.seed}"
+            )
         self.model.load_state_dict(st["model"])
         self.optimizer.load_state_dict(st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])
@@ -194,7 +222,7 @@ class Trainer:
             self.model.train()
             perm = self.rng.permutation(self.train_idx)
             for start in range(0, len(perm), s.batch_structures):
-                batch = Batches(self.data, np.sort(perm[start:start + s.batch_structures]), self.shift, self.scale)
+                batch = Batches(self.data, np.sort(perm[start : start + s.batch_structures]), self.shift, self.scale)
                 self.optimizer.zero_grad()
                 loss, _, _ = losses(self.model, batch, s, create_graph=True)
                 loss.backward()
@@ -210,8 +238,14 @@ class Trainer:
                 self.bad_epochs += 1
             lr = self.optimizer.param_groups[0]["lr"]
             if self.epoch % 10 == 0 or self.epoch == 1:
-                log.info("epoch %4d  validation RMSE: energy %.3f meV/atom, force %.4f eV/Å  lr %.1e  (%.0f s)",
-                         self.epoch, np.sqrt(e_mse) * 1e3, np.sqrt(f_mse), lr, time.perf_counter() - t0)
+                log.info(
+                    "epoch %4d  validation RMSE: energy %.3f meV/atom, force %.4f eV/Å  lr %.1e  (%.0f s)",
+                    self.epoch,
+                    np.sqrt(e_mse) * 1e3,
+                    np.sqrt(f_mse),
+                    lr,
+                    time.perf_counter() - t0,
+                )
             if self.epoch % s.checkpoint_every == 0:
                 self.save_checkpoint()
             if self.bad_epochs >= s.patience or lr < s.min_learning_rate:
