@@ -39,7 +39,7 @@ def particle_rhs(cs, j, D, radius, r_edges):
 
 def surface(cs):
     """Surface concentration by linear extrapolation of the last two shells (uniform r mesh)."""
-    return 1.5 * cs[:, -1] - 0.5 * cs[:, -2]
+    return 1.5 * cs[..., -1] - 0.5 * cs[..., -2]
 
 
 def arrhenius(energy, T, T_ref):

@@ -64,9 +64,7 @@ def postprocess(grid: Grid, times, states, fine, step_index, reasons) -> CellRes
     phis = U[:, s["phis_n"]][:, nn - 2:]
     phie = U[:, s["phie"]][:, nn - 2:nn]
     ce = U[:, s["ce"]][:, nn - 2:nn]
-    j_last2 = np.empty((len(t), 2))
-    for k in range(len(t)):
-        j_last2[k], _ = interfacial_current(grid, "negative", cn[k, nn - 2:], ce[k], phis[k], phie[k], T[k])
+    j_last2, _ = interfacial_current(grid, "negative", cn[:, nn - 2:], ce, phis, phie, T[:, None])
     overpot = _extrapolate_right(phis[:, 1] - phie[:, 1], phis[:, 0] - phie[:, 0])
     j_sep = _extrapolate_right(j_last2[:, 1], j_last2[:, 0])
     ce_all = U[:, s["ce"]]

@@ -28,11 +28,12 @@ class CellSimulation:
     """One parameter set + mesh + solver settings; ``run`` integrates an experiment."""
 
     def __init__(self, params: ParameterSet, mesh: MeshSizes | None = None, *, thermal: bool = False,
-                 rtol: float = 1e-6, atol: float = 1e-6, petsc_options: dict | None = None):
+                 rtol: float = 1e-6, atol: float = 1e-6, petsc_options: dict | None = None, pattern=None):
         self.params = params
         self.grid = Grid(params, mesh or MeshSizes())
         self.thermal = thermal
-        self.solver = DfnSolver(self.grid, thermal=thermal, rtol=rtol, atol=atol, petsc_options=petsc_options)
+        self.solver = DfnSolver(self.grid, thermal=thermal, rtol=rtol, atol=atol, petsc_options=petsc_options,
+                                pattern=pattern)
 
     def run(self, experiment=None, *, output_dt: float | None = None, base_dir: Path = Path("."),
             progress: bool = False) -> CellResults:

@@ -70,7 +70,7 @@ class DfnSolver:
     """Integrates one cell through experiment steps. Call ``destroy()`` when done."""
 
     def __init__(self, grid: Grid, *, thermal: bool = False, rtol: float = 1e-6, atol: float = 1e-6,
-                 petsc_options: dict | None = None, comm=None):
+                 petsc_options: dict | None = None, comm=None, pattern: JacobianPattern | None = None):
         from petsc4py import PETSc
 
         self.PETSc = PETSc
@@ -78,7 +78,8 @@ class DfnSolver:
         self.grid, self.thermal = grid, thermal
         self.rtol, self.atol = rtol, atol
         self.kernel = make_kernel(grid, thermal)
-        self.pattern = JacobianPattern(grid, self.kernel, grid.initial_state())
+        # the sparsity depends on the mesh only: sweeps hand the first cell's pattern to the others
+        self.pattern = pattern or JacobianPattern(grid, self.kernel, grid.initial_state())
         n = grid.size
         p = self.pattern
         self.J = PETSc.Mat().createAIJ([n, n], csr=(p.indptr, p.indices, p.values), comm=PETSc.COMM_SELF)

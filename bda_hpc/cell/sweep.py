@@ -95,11 +95,13 @@ def sweep_cells(comm, cfg, designs: list[dict], out: Path, parameter_set) -> Pat
     if comm.rank == 0 and done:
         log.info("sweep: resuming, %d of %d cells already done", len(done), len(designs))
     t0 = time.perf_counter()
+    pattern = None
     for n, i in enumerate(todo):
         overrides = {k: v for k, v in designs[i].items() if k != "c_rate"}
         try:
             sim = CellSimulation(load_parameter_set(parameter_set, overrides), cfg.mesh, thermal=cfg.thermal,
-                                 rtol=cfg.rtol, atol=cfg.atol, petsc_options=cfg.petsc)
+                                 rtol=cfg.rtol, atol=cfg.atol, petsc_options=cfg.petsc, pattern=pattern)
+            pattern = sim.solver.pattern
             try:
                 res = sim.run(experiment_for(designs[i], cfg.experiment), output_dt=cfg.output_dt)
             finally:
