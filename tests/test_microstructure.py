@@ -4,14 +4,13 @@ import json
 import h5py
 import numpy as np
 import pytest
+from conftest import REPO, run_mpi
 
 from bda_hpc.errors import BdaError, InputError
 from bda_hpc.microstructure import ACTIVE, CBD, PORE
 from bda_hpc.microstructure.generate import ParticleSpec, generate, paint_ellipsoid, shape_matrix
 from bda_hpc.microstructure.images import phase_label, read_image
 from bda_hpc.microstructure.metrics import connectivity, specific_surface_area
-
-from conftest import REPO, run_mpi
 
 
 def paint_reference(shape, center, q):
@@ -180,8 +179,9 @@ def clean_env():
 
 
 def test_tortuosity_cli_on_two_ranks(tmp_path):
-    from bda_hpc.fem.transport import tortuosity
     from mpi4py import MPI
+
+    from bda_hpc.fem.transport import tortuosity
 
     img = generate(ParticleSpec(shape=[20, 20, 20], voxel_size=1e-6, porosity=0.45, radius_mean=3e-6, seed=2))
     img[10, :, :][img[10, :, :] == 0] = 1  # close every pore at x = 10: no path along x
