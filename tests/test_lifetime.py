@@ -1,7 +1,6 @@
 """Lifetime stage: readers, quality checks, features, cycle-life models, the train-only guarantee."""
 import numpy as np
 import pytest
-
 from conftest import shared_data
 
 from bda_hpc.errors import ConfigError, InputError
@@ -97,6 +96,15 @@ def test_every_model_learns_a_known_relation(kind):
     scores = cyclelife.cross_validate(kind, fast, X, y, folds=4, seed=0)
     mean_scores = cyclelife.cross_validate("mean", {}, X, y, folds=4, seed=0)
     assert scores.mean() < 0.5 * mean_scores.mean(), (scores.mean(), mean_scores.mean())
+
+
+def test_clipping_limits_predictions_to_the_training_range():
+    X = np.linspace(0, 1, 20)[:, None]
+    y = 10 ** (2.5 + X[:, 0])
+    plain = build_model("linear").fit(X, y)
+    clipped = build_model("linear", clip=True).fit(X, y)
+    X_new = np.array([[-1.0], [0.5], [2.0]])
+    assert np.allclose(predict(clipped, X_new), [y.min(), predict(plain, X_new)[1], y.max()])
 
 
 def test_model_config_errors_name_the_problem():

@@ -53,6 +53,7 @@ class CycleLifeConfig:
     early_cycle: int = 10
     late_cycle: int = 100
     cv_folds: int = 5
+    clip_to_training_range: bool = True   # predictions limited to [min, max] of training lives
     models: list[ModelSpec] = field(default_factory=lambda: [ModelSpec("elastic_net", "elastic_net")])
 
     def validate(self) -> list[str]:
@@ -93,12 +94,13 @@ def fold_indices(n: int, folds: int, seed: int) -> list[np.ndarray]:
     return [np.sort(part) for part in np.array_split(order, folds)]
 
 
-def cross_validate(kind: str, params: dict, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+def cross_validate(kind: str, params: dict, X: np.ndarray, y: np.ndarray, folds: int, seed: int,
+                   clip: bool = False) -> np.ndarray:
     """RMSE (cycles) of each held-out fold of training cells."""
     scores = []
     for held in fold_indices(len(y), folds, seed):
         keep = np.setdiff1d(np.arange(len(y)), held)
-        model = build_model(kind, params, seed).fit(X[keep], y[keep])
+        model = build_model(kind, params, seed, clip).fit(X[keep], y[keep])
         scores.append(rmse(predict(model, X[held]), y[held]))
     return np.asarray(scores)
 
@@ -111,6 +113,11 @@ def all_specs(cfg: CycleLifeConfig) -> list[ModelSpec]:
     return [ModelSpec(**b) for b in BASELINES] + list(cfg.models)
 
 
+def _clips(spec: ModelSpec, cfg: CycleLifeConfig) -> bool:
+    """Models are clipped to the training range when configured; baselines never (they stay as published)."""
+    return cfg.clip_to_training_range and not spec.name.startswith("baseline")
+
+
 def fit_cycle_life(cfg: CycleLifeConfig, data_dir: str | Path, seed: int = 0, comm=None) -> list[FittedModel]:
     """Select each model's hyper-parameters by CV on train, then refit on all of train. Reads train only."""
     train = read_severson_split(data_dir, "train")
@@ -120,12 +127,12 @@ def fit_cycle_life(cfg: CycleLifeConfig, data_dir: str | Path, seed: int = 0, co
     jobs = [(s, model_params(s.kind, {**s.params, **cand})) for s in specs for cand in expand_grid(s.grid)]
     log.info("cycle life: %d training cells, %d candidate models, %d-fold CV", len(train), len(jobs), cfg.cv_folds)
     scores = map_over_ranks(comm, jobs, lambda job: cross_validate(job[0].kind, job[1], matrices[job[0].name], y,
-                                                                    cfg.cv_folds, seed))
+                                                                    cfg.cv_folds, seed, _clips(job[0], cfg)))
     fitted = []
     for spec in specs:
         mine = [(p, sc) for (s, p), sc in zip(jobs, scores) if s.name == spec.name]
         best_params, best_scores = min(mine, key=lambda item: item[1].mean())
-        estimator = build_model(spec.kind, best_params, seed).fit(matrices[spec.name], y)
+        estimator = build_model(spec.kind, best_params, seed, _clips(spec, cfg)).fit(matrices[spec.name], y)
         fitted.append(FittedModel(
             spec=spec, params=best_params, seed=seed, estimator=estimator,
             cv_rmse=float(best_scores.mean()), cv_rmse_std=float(best_scores.std()),

@@ -72,6 +72,22 @@ class TorchMLP(RegressorMixin, BaseEstimator):
         return out * self.y_std_ + self.y_mean_
 
 
+class ClipToTrainingRange(RegressorMixin, BaseEstimator):
+    """Predictions limited to the range of training targets: a log-target model extrapolates
+    exponentially, and one cell beyond the training range can otherwise dominate a test RMSE."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        self.estimator.fit(X, y)
+        self.low_, self.high_ = float(np.min(y)), float(np.max(y))
+        return self
+
+    def predict(self, X):
+        return np.clip(np.asarray(self.estimator.predict(X), dtype=float).ravel(), self.low_, self.high_)
+
+
 def _core(kind: str, params: dict, seed: int):
     from sklearn.cross_decomposition import PLSRegression
     from sklearn.ensemble import GradientBoostingRegressor
@@ -103,13 +119,14 @@ def model_params(kind: str, params: dict | None = None) -> dict:
     return {**DEFAULTS[kind], **params}
 
 
-def build_model(kind: str, params: dict | None = None, seed: int = 0):
-    """An unfitted estimator for cycle life (cycles) from a feature matrix."""
+def build_model(kind: str, params: dict | None = None, seed: int = 0, clip: bool = False):
+    """An unfitted estimator for cycle life (cycles) from a feature matrix (``clip``: see ClipToTrainingRange)."""
     params = model_params(kind, params)
     if kind == "mean":
         return DummyRegressor(strategy="mean")
-    return TransformedTargetRegressor(regressor=make_pipeline(StandardScaler(), _core(kind, params, seed)),
-                                      func=np.log10, inverse_func=_exp10, check_inverse=False)
+    model = TransformedTargetRegressor(regressor=make_pipeline(StandardScaler(), _core(kind, params, seed)),
+                                       func=np.log10, inverse_func=_exp10, check_inverse=False)
+    return ClipToTrainingRange(model) if clip else model
 
 
 def _exp10(z):
@@ -122,6 +139,7 @@ def predict(model, X) -> np.ndarray:
 
 def importances(model, n_features: int) -> np.ndarray | None:
     """Feature importance where the model has one (|standardised coefficient| or impurity decrease)."""
+    model = getattr(model, "estimator", model)
     core = getattr(model, "regressor_", None)
     if core is None:
         return None
