@@ -6,10 +6,10 @@ import pytest
 
 pybamm = pytest.importorskip("pybamm")
 
+from bda_hpc.cell import residual_ref  # noqa: E402
 from bda_hpc.cell.grid import Grid, MeshSizes  # noqa: E402
 from bda_hpc.cell.params import load_parameter_set  # noqa: E402
 from bda_hpc.cell.pybamm_peer import compare, run_pybamm  # noqa: E402
-from bda_hpc.cell import residual_ref  # noqa: E402
 from bda_hpc.cell.simulate import simulate  # noqa: E402
 
 

@@ -31,7 +31,7 @@ def register(sub, common) -> None:
                     "JSON format: scalars copied, OCPs and electrolyte D_e(c), kappa(c) tabulated, exchange "
                     "current densities checked to be m_ref*sqrt(c_e c_s (c_max - c_s)) with Arrhenius factors.")
     i.add_argument("name", help="PyBaMM parameter set name, e.g. Marquis2019")
-    i.add_argument("--output", metavar="SET.json", help="where to write (default: <name>.json in the current directory)")
+    i.add_argument("--output", metavar="SET.json", help="where to write (default: ./<name>.json)")
     i.set_defaults(handler=run_import_command)
 
 

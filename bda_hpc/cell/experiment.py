@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 
@@ -28,15 +28,15 @@ class Step:
     """
 
     mode: Literal["current", "voltage", "power", "rest", "drive_cycle"] = "current"
-    c_rate: Optional[float] = None
-    current: Optional[float] = None
-    voltage: Optional[float] = None
-    power: Optional[float] = None
+    c_rate: float | None = None
+    current: float | None = None
+    voltage: float | None = None
+    power: float | None = None
     duration: float = FOREVER
-    until_voltage_below: Optional[float] = None
-    until_voltage_above: Optional[float] = None
-    until_current_below: Optional[float] = None
-    drive_cycle: Optional[str] = None
+    until_voltage_below: float | None = None
+    until_voltage_above: float | None = None
+    until_current_below: float | None = None
+    drive_cycle: str | None = None
     max_gap_s: float = 10.0
 
     def validate(self) -> list[str]:
@@ -102,10 +102,10 @@ class StepPlan:
     control: int  # 0 current, 1 voltage, 2 power (as the kernel)
     setpoint: object  # float or callable(t_step) -> float
     duration: float
-    v_below: Optional[float]
-    v_above: Optional[float]
-    i_below: Optional[float]
-    max_dt: Optional[float]
+    v_below: float | None
+    v_above: float | None
+    i_below: float | None
+    max_dt: float | None
     label: str
 
 

@@ -124,7 +124,7 @@ class ParameterSet:
         section, key = dotted.split(".", 1)
         return self.values[section][key]
 
-    def with_overrides(self, overrides: dict | None) -> "ParameterSet":
+    def with_overrides(self, overrides: dict | None) -> ParameterSet:
         """A copy with ``{"negative.thickness": 7e-5, ...}`` replaced (keys must exist)."""
         if not overrides:
             return self

@@ -166,7 +166,8 @@ def _cell(ev: _Evaluator) -> dict:
     cell = {
         "electrode_height": get("Electrode height [m]"), "electrode_width": get("Electrode width [m]"),
         "nominal_capacity_Ah": get("Nominal cell capacity [A.h]"),
-        "lower_voltage_cutoff": get("Lower voltage cut-off [V]"), "upper_voltage_cutoff": get("Upper voltage cut-off [V]"),
+        "lower_voltage_cutoff": get("Lower voltage cut-off [V]"),
+        "upper_voltage_cutoff": get("Upper voltage cut-off [V]"),
         "reference_temperature": ev.T_ref, "ambient_temperature": get("Ambient temperature [K]"),
         "initial_temperature": get("Initial temperature [K]"),
     }

@@ -23,14 +23,8 @@ class PeerRun:
     resolve_s: float
 
 
-def pybamm_parameter_values(name: str):
-    import pybamm
-
-    return pybamm.ParameterValues(name)
-
-
 def run_pybamm(c_rate: float, *, parameter_set: str = "Chen2020", thermal: bool = False,
-               mesh: MeshSizes = MeshSizes(), rtol: float = 1e-6, atol: float = 1e-6,
+               mesh: MeshSizes | None = None, rtol: float = 1e-6, atol: float = 1e-6,
                output_dt: float = 10.0, t_max: float | None = None, repeats: int = 1,
                clock=time.perf_counter) -> PeerRun:
     """Constant-current discharge from the set's initial state to its lower cut-off with IDAKLU.
@@ -40,10 +34,11 @@ def run_pybamm(c_rate: float, *, parameter_set: str = "Chen2020", thermal: bool 
     """
     import pybamm
 
+    mesh = mesh or MeshSizes()
     t0 = clock()
     options = {"thermal": "lumped"} if thermal else {}
     model = pybamm.lithium_ion.DFN(options=options)
-    pv = pybamm_parameter_values(parameter_set)
+    pv = pybamm.ParameterValues(parameter_set)
     current = c_rate * pv["Nominal cell capacity [A.h]"]
     pv["Current function [A]"] = current
     var_pts = {"x_n": mesh.x_n, "x_s": mesh.x_s, "x_p": mesh.x_p, "r_n": mesh.r_n, "r_p": mesh.r_p}

@@ -195,7 +195,8 @@ def rhs(grid: Grid, u: np.ndarray, control: int, setpoint: float,
         tc = thermal_constants(grid)
         heat = heat_per_area(grid, i_s_edges["phis_n"], i_s_edges["phis_p"], i_e, grad_phie_edges, aj,
                              eta_all, dUdT_all, T, i_cc, tc["cc_factor"])
-        out["T"][0] = (heat * tc["area_over_volume"] - tc["cool"] * (T - pv["cell"]["ambient_temperature"])) / tc["rho_cp"]
+        cooling = tc["cool"] * (T - pv["cell"]["ambient_temperature"])
+        out["T"][0] = (heat * tc["area_over_volume"] - cooling) / tc["rho_cp"]
     else:
         out["T"][0] = 0.0  # isothermal: T stays at its initial value
     extras = {"j_n": j_n, "j_p": j_p, "eta_n": eta_n, "eta_p": eta_p, "i_e": i_e, "voltage": V,

@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from .experiment import Step, plan_step
 from .grid import Grid, MeshSizes
 from .params import ParameterSet, load_parameter_set
@@ -41,7 +39,9 @@ class CellSimulation:
         cell = pv["cell"]
         plans = [plan_step(s, cell["nominal_capacity_Ah"], cell["lower_voltage_cutoff"],
                            cell["upper_voltage_cutoff"], base_dir) for s in as_steps(experiment)]
-        T0 = cell.get("initial_temperature", cell["ambient_temperature"]) if self.thermal else cell["ambient_temperature"]
+        T0 = cell["ambient_temperature"]
+        if self.thermal:
+            T0 = cell.get("initial_temperature", T0)
         u, t = self.grid.initial_state(temperature=T0), 0.0
         times, states, fine, step_index, reasons = [], [], [], [], []
         for k, plan in enumerate(plans):

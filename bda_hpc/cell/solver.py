@@ -266,7 +266,8 @@ class DfnSolver:
         near = [e for e in sorted(RANGE_EVENTS) if ind[e] < 0.01]
         if near:
             v = self.kernel.voltage(self._out.states[-1])
-            raise SolverError(f"cell step '{self._plan.label}': the solver failed as the {RANGE_SUBJECTS[near[0]]} came "
+            raise SolverError(f"cell step '{self._plan.label}': the solver failed as the "
+                              f"{RANGE_SUBJECTS[near[0]]} came "
                               f"within 1 % of the end of its range (t = {t:.1f} s, V = {v:.4f} V): an electrode or "
                               f"the electrolyte is exhausted -- end the step with a voltage inside the OCP range")
         # a failed step close to a voltage limit is reported as reaching that limit

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -36,7 +35,7 @@ class CellConfig:
     thermal: bool = False  # lumped thermal model (else isothermal at the ambient temperature)
     rtol: float = 1e-6
     atol: float = 1e-6
-    output_dt: Optional[float] = 10.0  # s between stored outputs; none = every accepted step
+    output_dt: float | None = 10.0  # s between stored outputs; none = every accepted step
     mesh: MeshSizes = field(default_factory=MeshSizes)
     overrides: dict = field(default_factory=dict)  # {"negative.thickness" = 7e-5, ...}
     experiment: list[Step] = field(default_factory=lambda: [Step(mode="current", c_rate=1.0)])

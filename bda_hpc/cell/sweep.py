@@ -164,7 +164,8 @@ def pybamm_sweep(n_cells: int, nprocs: int, output_dt: float = 10.0) -> tuple[fl
                "Current function [A]": "[input]"})
     solver = pybamm.IDAKLUSolver(rtol=1e-6, atol=1e-6, options={"num_threads": nprocs})
     sim = pybamm.Simulation(pybamm.lithium_ion.DFN(), parameter_values=pv, solver=solver)
-    inputs = [{"Negative electrode porosity": d["negative.porosity"], "Positive electrode porosity": d["positive.porosity"],
+    inputs = [{"Negative electrode porosity": d["negative.porosity"],
+               "Positive electrode porosity": d["positive.porosity"],
                "Current function [A]": d["c_rate"] * nominal} for d in designs]
     t_end = 1.2 * 3600.0 / min(d["c_rate"] for d in designs)
     sols = sim.solve([0.0, t_end], inputs=inputs, t_interp=np.arange(0.0, t_end, output_dt))
