@@ -12,11 +12,16 @@
    MAE, the learning curve on the same test set, and the training time of one ensemble.
 3. Speed-up: mean seconds of one simulation against one surrogate evaluation (single point, and per
    point in a batch of 1000) -- the simulation it replaces.
+4. Worked problems: ``--problems b`` runs examples/design_fastcharge.toml (Bayesian optimisation against
+   the best of its initial sample and of a random search with the same budget), ``--problems a`` runs
+   examples/design_dendrite.toml (phase-field; against a brute-force sweep), each through the
+   ``bda-hpc design`` stage code; the verified optimum's prediction is reported beside its simulation.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -33,10 +38,29 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="24 simulations instead of 208 (seconds, not minutes)")
     ap.add_argument("--np", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/design.json"), help="where to write JSON")
+    ap.add_argument("--problems", default="b", help="worked problems to run: 'b', 'a', 'ab' or '' (none)")
+    ap.add_argument("--skip-sweep", action="store_true", help="only the worked problems")
     ap.add_argument("--work-dir", default=str(REPO / "out/bench_design"),
                     help="run table checkpoint (resume) and plots")
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")  # loop progress
+    work = Path(args.work_dir) / ("quick" if args.quick else "full")
+    work.mkdir(parents=True, exist_ok=True)
 
+    result = {"benchmark": "design", "quick": args.quick, "machine": os.uname().nodename, "cores": os.cpu_count(),
+              "note": "shared 2-core machine, other jobs running: timings are noisy"}
+    if not args.skip_sweep:
+        result.update(sweep_and_surrogates(args, work))
+    for letter in args.problems:
+        result[f"problem_{letter}"] = worked_problem(letter, args, work)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float))
+    print(f"wrote {out}")
+    return 0
+
+
+def sweep_and_surrogates(args, work: Path) -> dict:
     import torch
 
     from bda_hpc.config import load_section
@@ -52,9 +76,6 @@ def main(argv=None) -> int:
     cfg = load_section(example, "design", DesignConfig)
     problem, space = build(cfg, str(example))
     n = 24 if args.quick else 208
-    work = Path(args.work_dir) / ("quick" if args.quick else "full")
-    work.mkdir(parents=True, exist_ok=True)
-
     # 1. sweep
     evaluator = make_evaluator(args.np)
     runs = RunTable(problem, space, evaluator, work / "sweep.h5")
@@ -103,11 +124,10 @@ def main(argv=None) -> int:
     sur.predict(batch)
     per_point_batch_s = (time.perf_counter() - t0) / 1000
 
-    plots.parity(report, problem.outputs, work / "parity.png")
-    plots.learning_curves(report, work / "learning_curve.png")
+    stem = Path(args.json).with_suffix("")  # the figures go beside the JSON
+    plots.parity(report, problem.outputs, Path(f"{stem}_parity.png"))
+    plots.learning_curves(report, Path(f"{stem}_learning_curve.png"))
     result = {
-        "benchmark": "design", "quick": args.quick, "machine": os.uname().nodename, "cores": os.cpu_count(),
-        "note": "shared 2-core machine, other jobs running: timings are noisy",
         "problem": "cell_fastcharge (DFN Chen2020, 1C discharge + 15-min 1.5C charge)",
         "sweep": sweep,
         "surrogates": {k: {"r2": r["r2"], "mae": r["mae"], "n_train": r["n_train"], "n_test": r["n_test"],
@@ -130,11 +150,40 @@ def main(argv=None) -> int:
     print(f"{'surrogate eval s (1 point / per point of 1000)':44s} {single_s:.3g} / {per_point_batch_s:.3g}")
     print(f"{'speed-up over one simulation (1 / batch)':44s} {result['speedup_single']:.3g} / "
           f"{result['speedup_batch']:.3g}")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=float))
-    print(f"wrote {out}")
-    return 0
+    return result
+
+
+def worked_problem(letter: str, args, work: Path) -> dict:
+    """Run a worked problem through the stage code; the figures that check it."""
+    from bda_hpc.config import config_text, load_section
+    from bda_hpc.design.stage import DesignConfig, run_design
+
+    example = REPO / ("examples/design_fastcharge.toml" if letter == "b" else "examples/design_dendrite.toml")
+    cfg = load_section(example, "design", DesignConfig)
+    cfg.workers = args.np
+    if args.quick:
+        cfg.loop.budget, cfg.loop.initial = max(cfg.loop.initial // 2 + 5, 9), cfg.loop.initial // 2
+        cfg.learning_curve = False
+    start = time.perf_counter()
+    out = run_design(cfg, work / f"problem_{letter}", config_text(example), str(example))
+    summary, compare = out["summary"], out["compare"]
+    verify, answer = summary["verify"], summary["answer"]
+    res = {"config": str(example.relative_to(REPO)), "budget": cfg.loop.budget, "initial": cfg.loop.initial,
+           "wall_s": time.perf_counter() - start, "failed_runs": int((~out["data"].ok).sum()),
+           "comparison": {k: float(v) for k, (v, _) in compare.items()},
+           "answer": None if answer is None else {"row": answer["row"], "origin": answer["origin"],
+                                                  "point": answer["point"], "simulated": answer["simulated"]},
+           "verification": None if verify is None else {
+               "point": verify["point"], "feasible": verify["feasible"], "simulated": verify["simulated"],
+               "predicted": {k: {"mean": m, "std": s} for k, (m, s) in verify["predicted"].items()}},
+           "surrogate_test": {k: {"r2": r["r2"], "mae": r["mae"], "n_test": r["n_test"]}
+                              for k, r in out["report"].items()}}
+    if out["sweep"]:
+        res["brute_force"] = {"best_x": out["sweep"]["best_x"], "resolution": out["sweep"]["resolution"]}
+    print(f"\nproblem ({letter}): {json.dumps(res['comparison'])}")
+    if answer:
+        print(f"  answer (simulated, run {answer['row']}, {answer['origin']}): {answer['point']}")
+    return res
 
 
 if __name__ == "__main__":

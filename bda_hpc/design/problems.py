@@ -198,5 +198,8 @@ class CellFastCharge(Problem):
                                                     "anode_overpotential_separator", "capacity")}
 
 
-PROBLEMS = {"cell_fastcharge": CellFastCharge, "constrained_quadratic": ConstrainedQuadratic,
-            "threshold_current": ThresholdCurrent}
+def problem_class(name: str) -> type[Problem]:
+    from .phasefield_problem import DendriteThreshold
+
+    return {"cell_fastcharge": CellFastCharge, "dendrite_threshold": DendriteThreshold,
+            "constrained_quadratic": ConstrainedQuadratic, "threshold_current": ThresholdCurrent}[name]

@@ -22,7 +22,7 @@ from . import plots
 from .assessment import as_results, assess_surrogates
 from .evaluate import make_evaluator
 from .loop import DesignLoop, LoopSettings, best_so_far
-from .problems import PROBLEMS
+from .problems import problem_class
 from .runs import RunTable, random_search
 from .space import DesignSpace, Variable
 from .surrogate import SurrogateSettings
@@ -32,7 +32,8 @@ log = logging.getLogger("bda_hpc.design")
 
 @dataclass
 class DesignConfig:
-    problem: Literal["cell_fastcharge", "constrained_quadratic", "threshold_current"] = "cell_fastcharge"
+    problem: Literal["cell_fastcharge", "dendrite_threshold", "constrained_quadratic",
+                     "threshold_current"] = "cell_fastcharge"
     options: dict = field(default_factory=dict)  # the problem's own settings (see problems.py)
     variables: list[Variable] = field(default_factory=list)
     workers: int = 0  # simulations side by side; 0: one per core
@@ -57,7 +58,7 @@ class DesignConfig:
 
 def build(cfg: DesignConfig, source: str):
     """The problem and its design space, checked against what its simulator accepts."""
-    problem = from_dict(PROBLEMS[cfg.problem], cfg.options, f"{source}:[design.options]")
+    problem = from_dict(problem_class(cfg.problem), cfg.options, f"{source}:[design.options]")
     space = DesignSpace(cfg.variables, problem.limits, where=f"{source}:[design.variables]")
     return problem, space
 
