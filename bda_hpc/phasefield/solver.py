@@ -102,6 +102,7 @@ class PhaseFieldSolver:
         self.ts.setIFunction(self._ifunction, self.F)
         self.ts.setIJacobian(self._ijacobian, self.J, self.J)
         self.ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
+        self.ts.setErrorIfStepFails(False)  # a failed step ends TSSolve with a reason we turn into SolverError
         self.ts.setMonitor(self._monitor)
         # kept until destroy(): sub-solvers (ASM blocks, field splits) read their options at first setup
         self._options = default_options(prefix, {**DEFAULT_OPTIONS, **(options or {})}).__enter__()
@@ -256,6 +257,7 @@ class PhaseFieldSolver:
         if dt_max is not None:
             ts.setStepLimits(ts.getStepLimits()[0], dt_max)
         self._segment_first_step = self.step
+        ts.restartStep()  # multistep history starts afresh, exactly as after a restart from a checkpoint
         self._stage.push()
         try:
             ts.solve(self.u)

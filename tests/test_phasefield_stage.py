@@ -1,0 +1,158 @@
+"""The phasefield stage: outputs, restart = uninterrupted run, upstream inputs, bad input."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+h5py = pytest.importorskip("h5py")
+pytest.importorskip("petsc4py")
+
+CH_CONFIG = """
+[phasefield]
+model = "cahn_hilliard"
+cells = [24, 20]
+spacing = [5.0, 5.0]
+t_end = {t_end}
+dt_initial = 0.01
+dt_max = 5.0
+output_interval = 10.0
+snapshots = false
+"""
+
+LI_CONFIG = """
+[phasefield]
+model = "li_deposition"
+cells = [16, 8]
+spacing = [1.0, 1.0]
+t_end = {t_end}
+dt_initial = 1e-3
+dt_max = 0.05
+output_interval = 0.05
+[phasefield.setup]
+front = 5.0
+nuclei = [[4.0, 2.0]]
+[phasefield.physics]
+interface_mobility = {mobility}
+"""
+
+
+def _stage(tmp_path, text, out, *extra, params=()):
+    cfg = tmp_path / f"{out}.toml"
+    cfg.write_text(text)
+    args = [sys.executable, "-m", "bda_hpc.cli", "phasefield", "--config", str(cfg), "--out-dir",
+            str(tmp_path / out), *extra]
+    for p in params:
+        args += ["--params", str(p)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+
+def _fields(path, names):
+    with h5py.File(path, "r") as f:
+        return {n: f[n][()] for n in names}
+
+
+def test_li_stage_outputs_and_restart_matches_uninterrupted(tmp_path):
+    full = _stage(tmp_path, LI_CONFIG.format(t_end=0.1, mobility=2.5e-6), "full")
+    assert full.returncode == 0, full.stderr
+    out = tmp_path / "full"
+    for name in ("dendrite.h5", "timeseries.csv", "timeseries.h5", "fields.xmf", "fields_00002.h5",
+                 "snapshot_00002.png", "checkpoint.h5"):
+        assert (out / name).exists(), name
+    from bda_hpc.io.params import read_params
+
+    ps = read_params(out / "dendrite.h5")
+    assert ps.meta["stage"] == "phasefield"
+    for name, units in (("max_dendrite_height", "m"), ("mean_deposit_thickness", "m"),
+                        ("space_utilisation", "1"), ("interface_area_ratio", "1")):
+        assert np.isfinite(ps.require(name, units=units))
+    assert ps.require("max_dendrite_height", units="um") > 1.0  # the 2 µm nucleus is there and grew
+    assert "t=" in full.stderr and "eta=" in full.stderr or "phase-field done" in full.stderr
+
+    # first half, then --restart with the longer end time: same state as the uninterrupted run
+    half = _stage(tmp_path, LI_CONFIG.format(t_end=0.05, mobility=2.5e-6), "split")
+    assert half.returncode == 0, half.stderr
+    rest = _stage(tmp_path, LI_CONFIG.format(t_end=0.1, mobility=2.5e-6), "split", "--restart")
+    assert rest.returncode == 0, rest.stderr
+    a = _fields(out / "fields_00002.h5", ["xi", "c", "phi"])
+    b = _fields(tmp_path / "split" / "fields_00002.h5", ["xi", "c", "phi"])
+    for n in a:
+        np.testing.assert_allclose(b[n], a[n], rtol=0, atol=1e-10)
+    ta = np.loadtxt(out / "timeseries.csv", delimiter=",", skiprows=1)
+    tb = np.loadtxt(tmp_path / "split" / "timeseries.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(tb, ta, rtol=1e-9, atol=1e-12)
+
+
+def test_negative_mobility_is_one_clear_error(tmp_path):
+    r = _stage(tmp_path, LI_CONFIG.format(t_end=0.1, mobility=-1.0), "bad")
+    assert r.returncode != 0
+    assert "interface_mobility: must be positive" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_restart_from_another_grid_is_refused_and_keeps_outputs(tmp_path):
+    assert _stage(tmp_path, CH_CONFIG.format(t_end=10.0), "run").returncode == 0
+    ckpt = tmp_path / "run" / "checkpoint.h5"
+    before = ckpt.read_bytes()
+    r = _stage(tmp_path, CH_CONFIG.format(t_end=20.0).replace("[24, 20]", "[20, 20]"), "run", "--restart")
+    assert r.returncode != 0
+    assert "checkpoint has grid" in r.stderr and "Traceback" not in r.stderr
+    assert ckpt.read_bytes() == before
+
+
+def test_divergence_stops_with_last_checkpoint_intact(tmp_path):
+    """A solve that cannot converge (one Newton iteration, no retries) ends with SolverError."""
+    ok = _stage(tmp_path, CH_CONFIG.format(t_end=10.0), "div")
+    assert ok.returncode == 0
+    ckpt = tmp_path / "div" / "checkpoint.h5"
+    before = ckpt.read_bytes()
+    bad = CH_CONFIG.format(t_end=40.0) + '[phasefield.petsc]\nsnes_max_it = 1\nts_max_snes_failures = 1\n' \
+        'snes_rtol = 1e-14\nsnes_atol = 1e-14\n'
+    r = _stage(tmp_path, bad, "div", "--restart")
+    assert r.returncode != 0
+    assert "phase-field time step failed" in r.stderr and "last checkpoint is intact" in r.stderr
+    assert ckpt.read_bytes() == before
+
+
+def test_atomistic_and_cell_inputs_map_onto_the_model(tmp_path):
+    from bda_hpc.io.params import Parameter, write_params
+    from bda_hpc.phasefield.li_params import LiPhysical, apply_atomistic, apply_cell, fit_cubic_anisotropy
+    from bda_hpc.io.params import read_params
+
+    g0, delta = 0.5, 0.03
+    gam = {"100": g0 * (1 + delta), "110": g0 * (1 - delta), "111": g0 * (1 - 5 * delta / 3)}
+    assert fit_cubic_anisotropy(*gam.values()) == pytest.approx((g0, delta))
+    li = tmp_path / "li_metal.h5"
+    write_params(li, "atomistic", {
+        **{f"surface_energy_{k}": Parameter(v, "J/m^2", "", "test") for k, v in gam.items()},
+        "self_diffusion_prefactor": Parameter(1e-7, "m^2/s", "", "test"),
+        "self_diffusion_activation_energy": Parameter(0.55, "eV", "", "test")})
+    base = LiPhysical()
+    phys, used = apply_atomistic(base, read_params(li))
+    # γ = √(2κW)/6 reproduces γ0 and the interface length is kept
+    assert np.sqrt(2 * phys.gradient_coefficient * phys.barrier_height) / 6 == pytest.approx(g0)
+    assert phys.interface_length == pytest.approx(base.interface_length)
+    assert phys.anisotropy == pytest.approx(delta)
+    assert phys.diffusivity_electrode == pytest.approx(1e-7 * np.exp(-0.55 * 96485.33212 / (8.314462618 * 300)))
+    cell = tmp_path / "cell.h5"
+    write_params(cell, "cell", {"anode_current_density": Parameter(30.0, "A/m^2", "", "test")})
+    phys2, used2 = apply_cell(base, read_params(cell))
+    assert used2["used"] == "anode_current_density"
+    # the inverted potential reproduces the flat-front rate
+    f = 1 / base.thermal_voltage
+    rate = 96485.33212 * base.site_density * 6 * base.interface_length * base.reaction_constant
+    assert rate * (np.exp(-0.5 * f * phys2.applied_potential) - np.exp(0.5 * f * phys2.applied_potential)) \
+        == pytest.approx(30.0)
+
+
+def test_grid_too_small_for_the_ranks_is_one_clear_error(tmp_path):
+    from bda_hpc.launch import mpiexec_command
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(CH_CONFIG.format(t_end=1.0).replace("[24, 20]", "[1, 1]"))
+    r = subprocess.run(mpiexec_command(2) + [sys.executable, "-m", "bda_hpc.cli", "phasefield", "--config",
+                                             str(cfg), "--out-dir", str(tmp_path / "tiny")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "cannot be split over 2 ranks" in r.stderr
