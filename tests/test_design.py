@@ -236,3 +236,25 @@ def test_cell_fastcharge_run_conserves_charge_against_its_nominal_capacity():
     stack_litre = area * (6.0e-5 + 1.2e-5 + 5.5e-5) * 1e3
     assert out["energy_density"] == pytest.approx(out["discharge_energy"] / stack_litre)
     assert -0.2 < out["anode_overpotential_min"] < 0.2
+
+
+@pytest.mark.slow  # two phase-field subprocesses: ~1 min on a quiet 2-core machine
+def test_dendrite_problem_runs_the_phasefield_stage_and_reports_failures(tmp_path):
+    """Problem (a)'s adapter on a tiny grid: outputs read from dendrite.h5 with units; a stage that
+    fails (here: a potential outside its config's accepted physics) becomes a failed run with its message."""
+    from bda_hpc.design.evaluate import run_one
+    from bda_hpc.design.phasefield_problem import DendriteThreshold
+
+    base = tmp_path / "tiny.toml"
+    base.write_text('[phasefield]\nmodel = "li_deposition"\ncells = [16, 12]\nspacing = [1.0, 1.0]\n'
+                    'dt_initial = 1e-3\ndt_max = 0.02\nprogress_seconds = 60.0\n'
+                    '[phasefield.setup]\nfront = 6.0\nnuclei = [[6.0, 2.0]]\n'
+                    '[phasefield.petsc]\nts_rtol = 1e-3\nts_atol = 1e-3\n')
+    problem = DendriteThreshold(base_config=str(base), t_end=0.05)
+    out, message, _ = run_one(problem, {"applied_potential": -0.4})
+    assert message == ""
+    assert out["charge_density"] == pytest.approx(out["current_density"] * 0.05)
+    assert out["current_density"] > 0 and 0 <= out["max_dendrite_height"] < 16e-6
+    broken = DendriteThreshold(base_config=str(base), t_end=-1.0)
+    out, message, _ = run_one(broken, {"applied_potential": -0.4})
+    assert out is None and "phase-field run failed" in message and "t_end" in message
