@@ -6,13 +6,14 @@ All times are wall-clock and CPU time of the measuring process(es); on a shared 
 is the fairer per-core figure, so both are stored.
 
 1. Assembly: Q1 Laplacian (and the FV matrix) on a synthetic electrode, elements per second per core.
-2. Size sweep: solve time and CG+GAMG iterations from 32^3 up to 256^3 voxels (--quick: up to 64^3),
-   same particle size in voxels, so the structure is statistically the same and only larger.
-3. Peer: time to a tortuosity factor within 1e-4 of the converged value, ours (FV, the same
+2. Peer: time to a tortuosity factor within 1e-4 of the converged value, ours (FV, the same
    discretisation as taufactor; CG with GAMG and with ML) against taufactor's SOR (torch, one thread)
    on the same image and one core, in this run.
-4. Strong scaling: assembly + solve on 1 .. N ranks (mpiexec) on a >= 200^3 image (--quick: 96^3);
+3. Strong scaling: assembly + solve on 1 .. N ranks (mpiexec) on a >= 200^3 image (--quick: 96^3);
    efficiency = T1 / (N T_N).
+4. Size sweep: solve time and CG+GAMG iterations from 32^3 up to 256^3 voxels for FV (Q1 to 64^3;
+   --quick: up to 64^3 / 48^3), same particle size in voxels: the same structure, only larger.
+The JSON is rewritten after every part, so a killed run keeps what it measured.
 """
 from __future__ import annotations
 
@@ -171,18 +172,31 @@ def main(argv=None) -> int:
     comm = MPI.COMM_SELF
     quick = args.quick
     sizes = [32, 48, 64] if quick else [32, 64, 128, 256]
-    q1_sizes = [32, 48] if quick else [32, 64, 128]
+    q1_sizes = [32, 48] if quick else [32, 64]
     results: dict = {"machine": os.uname().nodename, "cores": os.cpu_count(), "quick": quick,
                      "load_average_start": os.getloadavg()}
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every part, so a killed run keeps what it measured
+        results["load_average_now"] = os.getloadavg()
+        path.write_text(json.dumps(results, indent=1) + "\n")
+
     print("1. assembly rate", flush=True)
     results["assembly"] = [assembly_rate(comm, 64 if quick else 128, s) for s in ("q1", "fv")]
-    print("2. size sweep", flush=True)
-    results["sweep"] = sweep(comm, sizes, "fv") + sweep(comm, q1_sizes, "q1")
-    print("3. taufactor", flush=True)
+    save()
+    print("2. taufactor", flush=True)
     results["peer"] = peer(comm, 48 if quick else 100)
-    print("4. strong scaling", flush=True)
+    save()
+    print("3. strong scaling", flush=True)
     results["scaling"] = strong_scaling(96 if quick else 200, args.np, "fv")
-    results["load_average_end"] = os.getloadavg()
+    save()
+    print("4. size sweep", flush=True)
+    results["sweep"] = []
+    for scheme, scheme_sizes in (("fv", sizes), ("q1", q1_sizes)):
+        for n in scheme_sizes:
+            results["sweep"] += sweep(comm, [n], scheme)
+            save()
 
     print("\nassembly (elements/s per core)      cpu-time based   wall-time based")
     for r in results["assembly"]:
@@ -203,9 +217,7 @@ def main(argv=None) -> int:
     for r in results["scaling"]:
         print(f"  {r['scheme']:3s} {r['n']}^3 {r['ranks']:10d} {r['total_s']:9.2f} {r['efficiency']:10.2f}"
               f" {r['cpu_work_efficiency']:12.2f}")
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1) + "\n")
+    save()
     print(f"\nwrote {path}")
     return 0
 
