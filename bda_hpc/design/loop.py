@@ -188,7 +188,7 @@ class DesignLoop:
             progress(f"batch {iteration}: {len(self.data)}/{s.budget} simulations, {failed} failed, best feasible "
                      f"{self.problem.objective} = "
                      + (f"{self.data.column(self.problem.objective)[row]:.6g}" if row is not None else "none yet"))
-        if "verify" not in self.data.origin:
+        if self.data.origin[-1] != "verify":  # (a resumed run with a larger budget verifies again)
             models = self.fit(seed=iteration + 1)
             X, pred = self.surrogate_optimum(models, seed=iteration + 1)
             self.simulate(X, "verify", [pred])
