@@ -8,8 +8,10 @@ writes one, so start-up and HDF5 I/O are real; ``work_s`` adds a fixed sleep):
 * chain: N stages one after another. Peer: the same command lines run one by one
   with ``subprocess.run`` (what a shell script would do). Reported: the driver's
   extra wall time per stage.
-* independent: N stages that only read nothing, on CORES cores. Peer: the same
-  commands one by one. Reported: speed-up and parallel efficiency (speed-up / CORES).
+* independent: N stages that read nothing, on CORES cores. Peer: the same
+  commands one by one. Reported: speed-up, parallel efficiency (speed-up / CORES)
+  and the mean number of stages running at once (from the state records; on a
+  loaded machine this shows the scheduling where the speed-up cannot).
 * rerun: the chain again with everything up to date (the cost of deciding to skip).
 * sweep: one stage with M cases on CORES cores, cases per second.
 """
@@ -66,6 +68,14 @@ def drive(spec: Path, run_dir: Path, cores: int) -> float:
     return elapsed
 
 
+def mean_concurrency(run_dir: Path) -> float:
+    """Stage-seconds per wall second between the first start and the last end (from the state records):
+    how many stages the driver kept running at once, whatever the machine's load did to their speed."""
+    records = [json.loads(p.read_text()) for p in (run_dir / "state").glob("*.json")]
+    spans = [(r["started"], r["finished"]) for r in records if r.get("started") and r.get("finished")]
+    return sum(e - s for s, e in spans) / (max(e for _, e in spans) - min(s for s, _ in spans))
+
+
 def by_hand(run_dir: Path) -> float:
     """The peer: the command lines the driver resolved, run one after another, no driver."""
     from bda_hpc.workflow.plan import Plan
@@ -103,10 +113,12 @@ def main(argv=None) -> int:
             else:
                 results[name]["speedup"] = hand_s / driver_s
                 results[name]["parallel_efficiency"] = hand_s / driver_s / args.np
+                results[name]["mean_concurrency"] = mean_concurrency(tmp / name / "run")
         (tmp / "sweep").mkdir()
         spec = write_case(tmp / "sweep", 1, False, work_s, sweep=cases)
         sweep_s = drive(spec, tmp / "sweep" / "run", args.np)
-        results["sweep"] = {"driver_s": sweep_s, "cases_per_s": cases / sweep_s}
+        results["sweep"] = {"driver_s": sweep_s, "cases_per_s": cases / sweep_s,
+                            "mean_concurrency": mean_concurrency(tmp / "sweep" / "run")}
     results["load_average_after"] = os.getloadavg()[0]
     print(f"load average {results['load_average_before']:.1f} -> {results['load_average_after']:.1f} "
           f"on {os.cpu_count()} CPUs")
@@ -114,10 +126,10 @@ def main(argv=None) -> int:
     c, i = results["chain"], results["independent"]
     print(f"{'chain':<14}{c['driver_s']:>12.2f}{c['by_hand_s']:>13.2f}  {c['overhead_per_stage_s']:+.2f} s/stage")
     print(f"{'independent':<14}{i['driver_s']:>12.2f}{i['by_hand_s']:>13.2f}  speed-up {i['speedup']:.2f} "
-          f"on {args.np} cores, efficiency {i['parallel_efficiency']:.0%}")
+          f"on {args.np} cores, efficiency {i['parallel_efficiency']:.0%}, {i['mean_concurrency']:.2f} at once")
     print(f"{'rerun':<14}{results['rerun_up_to_date_s']:>12.2f}{'':>13}  all {n} stages up to date")
     print(f"{'sweep':<14}{results['sweep']['driver_s']:>12.2f}{'':>13}  {results['sweep']['cases_per_s']:.2f} "
-          f"cases/s ({cases} cases + gather)")
+          f"cases/s ({cases} cases + gather), {results['sweep']['mean_concurrency']:.2f} at once")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
