@@ -93,3 +93,13 @@ def test_bad_inputs_exit_nonzero_with_one_message(tmp_path, model_path):
         h5.attrs["format_version"] = 99
     r = bda("mlff", "evaluate", "--model", str(other), "--data", str(shared_data("li_dft_mlearn", "test.json")))
     assert r.returncode != 0 and "version 99" in r.stderr
+
+
+def test_shipped_model_was_trained_with_the_shipped_config(model_path):
+    """`bda-hpc mlff train --config examples/mlff_li.toml` is what produced the shipped model."""
+    from pathlib import Path
+
+    provenance = load_model(model_path).provenance
+    example = Path(__file__).resolve().parents[1] / "examples" / "mlff_li.toml"
+    assert provenance["config"] == example.read_text()
+    assert provenance["seed"] == 2026
