@@ -101,3 +101,18 @@ def test_example_config_and_jobscript_are_valid():
     s = load_settings(str(REPO / "examples/md_li.toml"), {})
     assert 2 * np.prod(s.diffusion.repeat) - s.diffusion.vacancies >= 10_000 and len(s.diffusion.temperatures) >= 3
     assert subprocess.run(["bash", "-n", str(REPO / "jobscripts/md_li.sbatch")]).returncode == 0
+
+
+def test_time_origin_msd_of_one_wrapped_walker():
+    """One periodic random walk of known D: unwrapped, origin-averaged MSD gives D back."""
+    rng = np.random.default_rng(5)
+    D, dt, L = 0.8, 0.05, 10.0
+    path = np.cumsum(rng.normal(0, np.sqrt(2 * D * dt), (20000, 2)), axis=0)
+    wrapped = path % L
+    xy = np.column_stack([analysis.unwrap(wrapped[:, 0], L), analysis.unwrap(wrapped[:, 1], L)])
+    np.testing.assert_allclose(xy - xy[0], path - path[0], atol=1e-9)
+    lags = 200
+    msd = analysis.time_averaged_msd(xy, lags)
+    got, err = analysis.diffusivity(dt * np.arange(lags + 1), msd, 2)
+    assert got == pytest.approx(D, rel=0.15) and analysis.resolved(got, err)
+    assert not analysis.resolved(-0.1, 0.05) and not analysis.resolved(0.1, 0.05)

@@ -38,6 +38,25 @@ def diffusivity(time_ps, msd_a2, dimensions: int, skip_fraction: float = 0.2) ->
     return fit.slope / (2 * dimensions), fit.slope_stderr / (2 * dimensions)
 
 
+def resolved(value: float, stderr: float) -> bool:
+    """A diffusivity that the run resolves: positive and at least 3 standard errors from zero."""
+    return value > 0 and value > 3 * stderr
+
+
+def unwrap(x, length: float) -> np.ndarray:
+    """Undo periodic wrapping of a coordinate sampled often enough that true steps are < length / 2."""
+    x = np.asarray(x, float)
+    jumps = np.round(np.diff(x) / length)
+    return x - length * np.concatenate([[0.0], np.cumsum(jumps)])
+
+
+def time_averaged_msd(positions: np.ndarray, max_lag: int) -> np.ndarray:
+    """MSD(lag) for lag = 0 .. max_lag samples, averaged over every time origin (one trajectory)."""
+    positions = np.asarray(positions, float).reshape(len(positions), -1)
+    return np.array([0.0] + [np.mean(np.sum((positions[lag:] - positions[:-lag]) ** 2, axis=1))
+                             for lag in range(1, max_lag + 1)])
+
+
 def arrhenius(temperatures, diffusivities) -> dict:
     """D = D0 exp(-Q / kT): D0 in the units of D, Q in eV, from ln D against 1/kT."""
     T, D = np.asarray(temperatures, float), np.asarray(diffusivities, float)

@@ -95,9 +95,9 @@ def surface_diffusion(s: MDSettings, potential: str, facet: str, resume: str | N
     equilibrate = ("" if resume else f"thermo {g.sample_every}\nrun {g.equilibration_steps}\n")
     return (start(s, potential, create, resume, "p p f") + groups + "velocity frozen set 0 0 0\n"
             + integrator(s, "nvt", g.temperature, group="mobile") + equilibrate
-            + "compute amsd adatom msd\nvariable msdxy equal c_amsd[1]+c_amsd[2]\n"
+            + "variable ax equal x[${topid}]\nvariable ay equal y[${topid}]\n"
             + restart_lines(g.sample_every * 40)
-            + f"thermo {g.sample_every}\nthermo_style custom step time temp pe v_msdxy\n"
+            + f"thermo {g.sample_every}\nthermo_style custom step time temp pe lx ly v_ax v_ay\n"
             + "thermo_modify lost error\n" + f"run {total} upto\n")
 
 

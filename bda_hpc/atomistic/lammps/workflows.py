@@ -93,7 +93,13 @@ class MDStage:
         for facet in ("100", "110"):
             table = self.lammps(f"surface/{facet}", lambda resume, f=facet: scripts.surface_diffusion(
                 self.s, self.potential, f, resume))
-            t, msd = _production(table, "v_msdxy")
+            # one adatom: average its in-plane MSD over all time origins, lags up to a quarter of the run
+            t, x = _production(table, "v_ax")
+            xy = np.column_stack([analysis.unwrap(x, table["Lx"][-1]),
+                                  analysis.unwrap(_production(table, "v_ay")[1], table["Ly"][-1])])
+            lags = len(t) // 4
+            msd = analysis.time_averaged_msd(xy, lags)
+            t = t[:lags + 1]
             D, err = analysis.diffusivity(t, msd, 2)
             log.info("adatom on (%s) at %g K: D = %.4g ± %.2g Å²/ps", facet, g.temperature, D, err)
             result[f"D_{facet}_A2_per_ps"], result[f"D_{facet}_stderr_A2_per_ps"] = D, err
@@ -134,7 +140,13 @@ def parameters(results: dict) -> dict:
 
     out = {}
     diff = results.get("diffusion")
-    if diff and "activation_energy" in diff:
+    fitted = bool(diff) and "activation_energy" in diff
+    trusted = fitted and diff["activation_energy"] > 0 and all(
+        map(analysis.resolved, diff["D_A2_per_ps"], diff["D_stderr_A2_per_ps"]))
+    if fitted and not trusted:
+        log.warning("self-diffusion not resolved (D = %s ± %s Å²/ps, Q = %.3g eV): not written to li_metal.h5; "
+                    "run longer or larger", diff["D_A2_per_ps"], diff["D_stderr_A2_per_ps"], diff["activation_energy"])
+    elif trusted:
         method = (f"LAMMPS bda/nnp NVT, MSD of {diff['atoms']} atoms with {diff['vacancies']} vacancies at "
                   f"{', '.join(f'{T:g}' for T in diff['temperatures_K'])} K, Arrhenius fit")
         out["self_diffusion_prefactor"] = Parameter(diff["prefactor"] * A2_PER_PS, "m^2/s",
@@ -145,11 +157,17 @@ def parameters(results: dict) -> dict:
     surf = results.get("surface")
     if surf:
         for facet in ("100", "110"):
+            D, err = surf[f"D_{facet}_A2_per_ps"], surf[f"D_{facet}_stderr_A2_per_ps"]
+            if not analysis.resolved(D, err):
+                log.warning("adatom diffusion on (%s) not resolved (D = %.3g ± %.2g Å²/ps): not written to "
+                            "li_metal.h5; run longer", facet, D, err)
+                continue
             out[f"surface_diffusion_{facet}"] = Parameter(
-                surf[f"D_{facet}_A2_per_ps"] * A2_PER_PS, "m^2/s", f"Li adatom diffusivity on bcc Li ({facet})",
-                "LAMMPS bda/nnp NVT, in-plane MSD of one adatom", surf[f"D_{facet}_stderr_A2_per_ps"] * A2_PER_PS)
-        out["surface_diffusion_temperature"] = Parameter(surf["temperature_K"], "K",
-                                                         "temperature of surface_diffusion_100/110", "set")
+                D * A2_PER_PS, "m^2/s", f"Li adatom diffusivity on bcc Li ({facet})",
+                "LAMMPS bda/nnp NVT, in-plane MSD of one adatom averaged over time origins", err * A2_PER_PS)
+        if any(k.startswith("surface_diffusion_") for k in out):
+            out["surface_diffusion_temperature"] = Parameter(surf["temperature_K"], "K",
+                                                             "temperature of surface_diffusion_100/110", "set")
     return out
 
 
