@@ -116,3 +116,22 @@ def test_time_origin_msd_of_one_wrapped_walker():
     got, err = analysis.diffusivity(dt * np.arange(lags + 1), msd, 2)
     assert got == pytest.approx(D, rel=0.15) and analysis.resolved(got, err)
     assert not analysis.resolved(-0.1, 0.05) and not analysis.resolved(0.1, 0.05)
+
+
+def test_li_metal_parameters_only_from_resolved_results():
+    from bda_hpc.atomistic.lammps.workflows import parameters
+
+    results = {"diffusion": {"temperatures_K": [350.0, 400.0, 450.0], "D_A2_per_ps": [1e-3, 4e-3, 1.2e-2],
+                             "D_stderr_A2_per_ps": [1e-4, 2e-4, 5e-4], "atoms": 11652, "vacancies": 12,
+                             "prefactor": 2.0, "activation_energy": 0.5},
+               "surface": {"temperature_K": 300.0, "D_100_A2_per_ps": 0.2, "D_100_stderr_A2_per_ps": 0.01,
+                           "D_110_A2_per_ps": 0.05, "D_110_stderr_A2_per_ps": 0.04}}
+    out = parameters(results)
+    assert out["self_diffusion_prefactor"].value == pytest.approx(2.0e-8)
+    assert out["self_diffusion_prefactor"].units == "m^2/s"
+    assert out["self_diffusion_activation_energy"].value == pytest.approx(0.5 * 1.602176634e-19)
+    assert out["surface_diffusion_100"].value == pytest.approx(0.2e-8)
+    assert "surface_diffusion_110" not in out            # 0.05 ± 0.04 is not resolved
+    assert out["surface_diffusion_temperature"].value == 300.0
+    results["diffusion"]["D_stderr_A2_per_ps"][0] = 5e-4   # one temperature unresolved: no Arrhenius parameters
+    assert "self_diffusion_prefactor" not in parameters(results)
