@@ -60,8 +60,9 @@ cdef class DfnKernel:
     # control: 0 current, 1 voltage, 2 power
     cdef public int control
     cdef public double setpoint
+    cdef double fd_rel
     # work arrays
-    cdef double[::1] f, aj, eta, ie, js, f0, f1, up, udp, kap_node, De_node
+    cdef double[::1] f, aj, eta, ie, js, f0, f1, up, udp, kap_node, De_node, steps
     # particle shells (dimensionless radius): r^2 at outer edges and 1/volume, per electrode
     cdef double[::1] r2_n, r2_p, inv_vol_n, inv_vol_p
 
@@ -96,6 +97,7 @@ cdef class DfnKernel:
         self.rho_cp, self.cool = d["rho_cp"], d["cool"]
         self.area_over_volume, self.cc_factor, self.T_amb = d["area_over_volume"], d["cc_factor"], d["T_amb"]
         self.control, self.setpoint = 0, 0.0
+        self.fd_rel = d["fd_rel"]
         self.f = np.zeros(self.size)
         self.aj = np.zeros(self.nx)
         self.eta = np.zeros(self.nx)
@@ -105,6 +107,7 @@ cdef class DfnKernel:
         self.f1 = np.zeros(self.size)
         self.up = np.zeros(self.size)
         self.udp = np.zeros(self.size)
+        self.steps = np.zeros(self.size)
         self.kap_node = np.zeros(self.nx)
         self.De_node = np.zeros(self.nx)
         self.r2_n, self.inv_vol_n = self._shells(self.nrn)
@@ -120,6 +123,28 @@ cdef class DfnKernel:
 
     def voltage(self, const double[::1] u):
         return self.voltage_c(u)
+
+    def extremes(self, const double[::1] u, double[::1] out):
+        """out = [V, min/max surface stoichiometry (n), min/max (p), min c_e] for the event indicators."""
+        cdef int k, i, nxk, nr, base
+        cdef double x
+        out[0] = self.voltage_c(u)
+        for k in range(2):
+            nxk = self.nxn if k == 0 else self.nxp
+            nr = self.nrn if k == 0 else self.nrp
+            out[1 + 2 * k] = 1e300
+            out[2 + 2 * k] = -1e300
+            for i in range(nxk):
+                base = (self.o_csn if k == 0 else self.o_csp) + i * nr
+                x = (1.5 * u[base + nr - 1] - 0.5 * u[base + nr - 2]) / self.cmax[k]
+                if x < out[1 + 2 * k]:
+                    out[1 + 2 * k] = x
+                if x > out[2 + 2 * k]:
+                    out[2 + 2 * k] = x
+        out[5] = 1e300
+        for i in range(self.nx):
+            if u[self.o_ce + i] < out[5]:
+                out[5] = u[self.o_ce + i]
 
     cdef void electrode(self, int k, const double[::1] u, double T, double* heat) noexcept nogil:
         """Kinetics, particle diffusion and solid current of electrode k (0 = n, 1 = p)."""
@@ -253,16 +278,19 @@ cdef class DfnKernel:
     def jacobian_csc(self, const double[::1] u, const double[::1] udot, double shift,
                      const int[::1] colour_ptr, const int[::1] colour_cols,
                      const int[::1] col_ptr, const int[::1] col_rows, const int[::1] col_to_csr,
-                     const double[::1] steps, double[::1] values):
+                     const double[::1] scales, double[::1] values):
         """dF/du + shift dF/du' by coloured finite differences.
 
         colour_cols[colour_ptr[c]:colour_ptr[c+1]] are the columns of colour c (no two share a row).
         The pattern is given by columns (col_ptr/col_rows, CSC) with col_to_csr mapping every CSC
-        entry to its slot in the CSR ``values`` array handed to PETSc.
+        entry to its slot in the CSR ``values`` array handed to PETSc. Steps: fd_rel * max(|u|, scale).
         """
         cdef int c, q, col, p, n = self.size
         cdef double hstep
+        cdef double[::1] steps = self.steps
         with nogil:
+            for q in range(n):
+                steps[q] = self.fd_rel * (fabs(u[q]) if fabs(u[q]) > scales[q] else scales[q])
             self.residual_c(u, udot, self.f0)
             for c in range(colour_ptr.shape[0] - 1):
                 for q in range(n):

@@ -8,6 +8,9 @@ from .grid import Grid
 from .residual_ref import row_scales, thermal_constants
 
 
+FD_REL = 1.5e-8  # forward-difference step relative to max(|u|, scale): ~sqrt(machine epsilon)
+
+
 def _table(t):
     return (np.ascontiguousarray(t.y, float), float(t.x0), float(t.dx))
 
@@ -38,7 +41,7 @@ def kernel_data(grid: Grid, thermal: bool) -> dict:
         "ocp_n": _table(grid.params.tables["negative.ocp"]), "ocp_p": _table(grid.params.tables["positive.ocp"]),
         "De": _table(grid.params.tables["electrolyte.diffusivity"]),
         "kappa": _table(grid.params.tables["electrolyte.conductivity"]),
-        "thermal": int(thermal), "T_amb": cell["ambient_temperature"],
+        "thermal": int(thermal), "T_amb": cell["ambient_temperature"], "fd_rel": FD_REL,
         "rho_cp": 1.0, "cool": 0.0, "area_over_volume": 0.0, "cc_factor": 0.0,
     }
     if thermal:
@@ -56,7 +59,7 @@ def make_kernel(grid: Grid, thermal: bool):
 
 def fd_steps(grid: Grid, u: np.ndarray) -> np.ndarray:
     """Forward-difference steps: sqrt(machine eps) relative to the variable's size or scale."""
-    return 1.5e-8 * np.maximum(np.abs(u), grid.scales())
+    return FD_REL * np.maximum(np.abs(u), grid.scales())
 
 
 def greedy_colouring(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -111,8 +114,10 @@ class JacobianPattern:
         self.colour_cols = by_colour.astype(np.int32)
         self.colour_ptr = np.searchsorted(colour[by_colour], np.arange(self.n_colours + 1)).astype(np.int32)
         self.values = np.zeros(rows.size)
+        self.scales = np.ascontiguousarray(grid.scales())
 
     def assemble(self, grid: Grid, kernel, u, udot, shift) -> np.ndarray:
+        """Fill ``self.values`` (in place: PETSc's matrix shares this array) and return it."""
         kernel.jacobian_csc(u, udot, shift, self.colour_ptr, self.colour_cols, self.col_ptr,
-                            self.col_rows, self.col_to_csr, fd_steps(grid, u), self.values)
+                            self.col_rows, self.col_to_csr, self.scales, self.values)
         return self.values
