@@ -1,0 +1,76 @@
+"""PFHub benchmark 1 (Cahn–Hilliard) short runs, and 1 rank vs 2 ranks for the phase-field models."""
+import numpy as np
+import pytest
+
+pytest.importorskip("petsc4py")
+
+
+def _run(comm, model, cells, spacing, t_ends, options=None):
+    from bda_hpc.phasefield.grid import Grid
+    from bda_hpc.phasefield.solver import PhaseFieldSolver
+
+    grid = Grid(comm, cells, spacing, model.dof, periodic=model.periodic, faces=model.faces(),
+                field_names=model.fields)
+    s = PhaseFieldSolver(comm, grid, model, options=options)
+    s.set_state(model.initial_state(grid))
+    s.make_consistent()
+    energies, masses = [s.total_energy()], []
+    masses.append(comm.allreduce(float(s.state()[..., 0].sum())))
+    for t in t_ends:
+        s.advance(t, 0.01, 5.0)
+        energies.append(s.total_energy())
+        masses.append(comm.allreduce(float(s.state()[..., 0].sum())))
+    full = _gather(comm, grid, s.state())
+    s.destroy()
+    grid.destroy()
+    return np.array(energies), np.array(masses), full
+
+
+def _gather(comm, grid, u):
+    pieces = comm.allgather((grid.own_start, u))
+    full = np.zeros((grid.cells[2] if grid.dim == 3 else 1, grid.cells[1], grid.cells[0], u.shape[-1]))
+    for (z0, y0, x0), arr in pieces:
+        full[z0:z0 + arr.shape[0], y0:y0 + arr.shape[1], x0:x0 + arr.shape[2]] = arr
+    return full
+
+
+@pytest.mark.parametrize("variant", ["a", "b"])
+def test_pfhub1_energy_decreases_and_mass_is_conserved(variant):
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
+
+    model = CahnHilliard(variant)
+    energies, masses, _ = _run(MPI.COMM_SELF, model, (32, 32), (5.0, 5.0), [5, 20, 50, 100])
+    assert np.all(np.diff(energies) < 0), energies
+    assert energies[-1] < 0.95 * energies[0]  # the decomposition has started
+    np.testing.assert_allclose(masses, masses[0], rtol=1e-12)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("variant", ["a", "b"])
+def test_pfhub1_one_and_two_ranks_agree(comm, variant):
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
+
+    opts = {"ksp_rtol": "1e-12"}
+    model = CahnHilliard(variant)
+    e2, m2, u2 = _run(comm, model, (30, 24), (5.0, 5.0), [10, 50], opts)
+    e1, m1, u1 = _run(MPI.COMM_SELF, model, (30, 24), (5.0, 5.0), [10, 50], opts)
+    np.testing.assert_allclose(e2, e1, rtol=1e-8)
+    np.testing.assert_allclose(u2, u1, atol=1e-7)
+
+
+@pytest.mark.mpi
+def test_li_one_and_two_ranks_agree(comm):
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.li_deposition import LiDeposition
+    from bda_hpc.phasefield.li_params import LiPhysical
+
+    model = LiDeposition.from_physical(LiPhysical(), 2, front=5.0, nuclei=[(5.0, 2.0)])
+    opts = {"ksp_rtol": "1e-12", "ts_rtol": "1e-3", "ts_atol": "1e-3"}
+    _, _, u2 = _run(comm, model, (16, 10), (1.0, 1.0), [0.05], opts)
+    _, _, u1 = _run(MPI.COMM_SELF, model, (16, 10), (1.0, 1.0), [0.05], opts)
+    np.testing.assert_allclose(u2[..., :2], u1[..., :2], atol=1e-6)
