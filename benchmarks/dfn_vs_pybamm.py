@@ -84,10 +84,6 @@ def sweep_rows(n_cells, nprocs, out_dir):
     t0 = time.perf_counter()
     cmd = mpiexec_command(nprocs) + [sys.executable, "-m", "bda_hpc.cell.sweep", "--n-cells", str(n_cells),
                                      "--out", str(out)]
-    if out.exists():
-        out.unlink()
-    for part in Path(str(out) + ".parts").glob("rank*.npz"):  # time a fresh sweep, not a resume
-        part.unlink()
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     ours_s = time.perf_counter() - t0
     from bda_hpc.cell.sweep import pybamm_sweep
@@ -130,7 +126,10 @@ def main(argv=None) -> int:
                                        for r in rows}}
     n_sweep = args.sweep if args.sweep is not None else (20 if args.quick else 1000)
     if n_sweep:
-        sw = sweep_rows(n_sweep, args.np, Path(args.json).resolve().parent)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="dfn_sweep_") as scratch:
+            sw = sweep_rows(n_sweep, args.np, scratch)
         print(f"sweep of {sw['n_cells']} cells on {sw['nprocs']} processes: bda_hpc {sw['bda_sweep_s']:.1f} s, "
               f"PyBaMM {sw['pybamm_sweep_s']:.1f} s (ratio {sw['pybamm_sweep_s'] / sw['bda_sweep_s']:.2f}x)")
         result["sweep"] = sw
