@@ -49,6 +49,7 @@ EVENT_NAMES = ("lower voltage cut-off", "upper voltage cut-off", "current below 
                "positive surface stoichiometry below the OCP range",
                "positive surface stoichiometry above the OCP range",
                "electrolyte depleted (below 0.1 % of its initial concentration or the table range)")
+_SET_HERE: set[str] = set()  # option names this module put into PETSc's global database
 RANGE_EVENTS = set(range(3, 8))
 MAX_STEPS = 200_000  # per experiment step; a 1C discharge takes ~200
 RANGE_SUBJECTS = {3: "negative surface stoichiometry", 4: "negative surface stoichiometry",
@@ -100,10 +101,14 @@ class DfnSolver:
         self.ev_jac = PETSc.Log.Event("dfn jacobian")
 
     def _options(self, user: dict):
+        """Defaults < TOML [cell.petsc] < command line / PETSC_OPTIONS (applied by setFromOptions)."""
         opts = self.PETSc.Options()
         for key, value in {**DEFAULT_OPTIONS, **{k: str(v) for k, v in user.items()}}.items():
-            if key in user or not opts.hasName("dfn_" + key):
-                opts["dfn_" + key] = value
+            name = "dfn_" + key
+            if opts.hasName(name) and name not in _SET_HERE:
+                continue  # given on the command line or in PETSC_OPTIONS
+            opts[name] = value
+            _SET_HERE.add(name)
 
     # ---- PETSc callbacks -------------------------------------------------------------------
     def _ifunction(self, ts, t, U, Udot, F):
