@@ -155,11 +155,16 @@ def strong_scaling(n: int, max_ranks: int, scheme: str) -> list[dict]:
     return rows
 
 
+ALL_PARTS = {"assembly", "peer", "scaling", "sweep"}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     ap.add_argument("--np", type=int, default=2, help="largest rank count for strong scaling (default 2)")
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/fem.json"), help="where to write JSON")
+    ap.add_argument("--parts", default="assembly,peer,scaling,sweep",
+                    help="comma-separated parts to run; others are kept from an existing JSON at --json")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--scheme", default="fv", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -173,40 +178,50 @@ def main(argv=None) -> int:
     quick = args.quick
     sizes = [32, 48, 64] if quick else [32, 64, 128, 256]
     q1_sizes = [32, 48] if quick else [32, 64]
-    results: dict = {"machine": os.uname().nodename, "cores": os.cpu_count(), "quick": quick,
-                     "load_average_start": os.getloadavg()}
+    parts = set(args.parts.split(","))
+    if parts - ALL_PARTS:
+        ap.error(f"--parts: unknown {', '.join(sorted(parts - ALL_PARTS))} (choose from {', '.join(sorted(ALL_PARTS))})")
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
+    results: dict = json.loads(path.read_text()) if parts != ALL_PARTS and path.exists() else {}
+    results.update({"machine": os.uname().nodename, "cores": os.cpu_count(), "quick": quick})
+    results.setdefault("load_average_start", {})
+    for part in parts:
+        results["load_average_start"][part] = os.getloadavg()
 
     def save() -> None:  # after every part, so a killed run keeps what it measured
         results["load_average_now"] = os.getloadavg()
         path.write_text(json.dumps(results, indent=1) + "\n")
 
-    print("1. assembly rate", flush=True)
-    results["assembly"] = [assembly_rate(comm, 64 if quick else 128, s) for s in ("q1", "fv")]
-    save()
-    print("2. taufactor", flush=True)
-    results["peer"] = peer(comm, 48 if quick else 100)
-    save()
-    print("3. strong scaling", flush=True)
-    results["scaling"] = strong_scaling(96 if quick else 200, args.np, "fv")
-    save()
-    print("4. size sweep", flush=True)
-    results["sweep"] = []
-    for scheme, scheme_sizes in (("fv", sizes), ("q1", q1_sizes)):
-        for n in scheme_sizes:
-            results["sweep"] += sweep(comm, [n], scheme)
-            save()
+    if "assembly" in parts:
+        print("1. assembly rate", flush=True)
+        results["assembly"] = [assembly_rate(comm, 64 if quick else 128, s) for s in ("q1", "fv")]
+        save()
+    if "peer" in parts:
+        print("2. taufactor", flush=True)
+        results["peer"] = peer(comm, 48 if quick else 100)
+        save()
+    if "scaling" in parts:
+        print("3. strong scaling", flush=True)
+        results["scaling"] = strong_scaling(96 if quick else 200, args.np, "fv")
+        save()
+    if "sweep" in parts:
+        print("4. size sweep", flush=True)
+        results["sweep"] = []
+        for scheme, scheme_sizes in (("fv", sizes), ("q1", q1_sizes)):
+            for n in scheme_sizes:
+                results["sweep"] += sweep(comm, [n], scheme)
+                save()
 
     print("\nassembly (elements/s per core)      cpu-time based   wall-time based")
-    for r in results["assembly"]:
+    for r in results.get("assembly", []):
         print(f"  {r['scheme']:3s} {round(r['voxels'] ** (1 / 3))}^3 {'':18s}{r['elements_per_s_per_core_cpu']:12.3g}"
               f"   {r['elements_per_s_per_core_wall']:12.3g}")
     print("\nsize sweep          n   iterations  assemble_s  solve_s  total_cpu_s  tau")
-    for r in results["sweep"]:
+    for r in results.get("sweep", []):
         print(f"  {r['scheme']:3s} {r['n']:12d} {r['iterations']:10d} {r['assemble_s']:10.2f} {r['solve_s']:8.2f}"
               f" {r['total_cpu_s']:11.2f}  {r['tortuosity']:.4f}")
-    p = results["peer"]
+    p = results.get("peer", {"n": 0, "tau_converged": float("nan"), "ours": {}, "taufactor_runs": []})
     print(f"\ntaufactor on {p['n']}^3 (converged tau {p['tau_converged']:.5f}):")
     for pc, o in p["ours"].items():
         print(f"  ours (FV, CG+{pc}, rtol {o['rtol']:g}): {o['cpu_seconds']:.2f} s CPU, {o['seconds']:.2f} s wall")
@@ -214,7 +229,7 @@ def main(argv=None) -> int:
         print(f"  taufactor conv_crit {r['conv_crit']:g}: {r['cpu_seconds']:.2f} s CPU, {r['seconds']:.2f} s wall, "
               f"{r['iterations']} iterations, rel. error {r['rel_error']:.1e}")
     print("\nstrong scaling      ranks   total_s   efficiency   cpu-work efficiency")
-    for r in results["scaling"]:
+    for r in results.get("scaling", []):
         print(f"  {r['scheme']:3s} {r['n']}^3 {r['ranks']:10d} {r['total_s']:9.2f} {r['efficiency']:10.2f}"
               f" {r['cpu_work_efficiency']:12.2f}")
     save()

@@ -156,3 +156,23 @@ def test_mesh_too_small_for_ranks(comm):
         pytest.skip("needs several ranks")
     with pytest.raises(BdaError, match="too small"):
         VoxelGrid(comm, (1, 1, 1))
+
+
+def test_solver_settings_do_not_leak_between_solves(comm):
+    from petsc4py import PETSc
+
+    from bda_hpc.fem.solver import LinearSolver
+
+    loose = LinearSolver(comm, {"ksp_rtol": 1e-2, "pc_type": "jacobi"})
+    assert loose.ksp.getTolerances()[0] == 1e-2 and loose.ksp.getPC().getType() == "jacobi"
+    loose.destroy()
+    default = LinearSolver(comm)
+    assert default.ksp.getTolerances()[0] == 1e-8 and default.ksp.getPC().getType() == "gamg"
+    default.destroy()
+    PETSc.Options().setValue("fem_ksp_rtol", "1e-3")  # as from the command line: wins over the config
+    try:
+        given = LinearSolver(comm, {"ksp_rtol": 1e-6})
+        assert given.ksp.getTolerances()[0] == 1e-3
+        given.destroy()
+    finally:
+        PETSc.Options().delValue("fem_ksp_rtol")

@@ -40,10 +40,15 @@ class LinearSolver:
         self.comm = comm
         self.prefix = prefix
         opts = PETSc.Options()
+        # The config's values go into the global options database for this solver's lifetime only
+        # (multigrid reads some of them at setup); destroy() takes them out again, so one solver's
+        # settings never leak into the next. Options already there (command line) always win.
+        self._inserted = []
         for key, value in {**DEFAULT_OPTIONS, **dict(options or {})}.items():
             name = f"{prefix}{key}"
-            if not opts.hasName(name):  # the command line wins over the config
+            if not opts.hasName(name):
                 opts.setValue(name, str(value).lower() if isinstance(value, bool) else str(value))
+                self._inserted.append(name)
         self.ksp = PETSc.KSP().create(comm=comm)
         self.ksp.setOptionsPrefix(prefix)
         self.ksp.setFromOptions()
@@ -66,4 +71,10 @@ class LinearSolver:
         return info
 
     def destroy(self) -> None:
+        from petsc4py import PETSc
+
         self.ksp.destroy()
+        opts = PETSc.Options()
+        for name in self._inserted:
+            opts.delValue(name)
+        self._inserted = []
