@@ -38,12 +38,19 @@ def _random_state(model, grid, solver, seed=1):
     return xdot
 
 
+def _kr():
+    from bda_hpc.phasefield.karma_rappel import KarmaRappel
+
+    return KarmaRappel(seed_radius=2.0)
+
+
 @pytest.mark.parametrize("make, cells, spacing", [
     (lambda: _li(2), (5, 4), (1.0, 1.0)),
     (lambda: _li(3), (4, 3, 3), (1.0, 1.0, 0.8)),
     (lambda: _ch("a"), (4, 4), (1.0, 1.5)),
     (lambda: _ch("b"), (4, 4), (1.0, 1.0)),
-], ids=["li2d", "li3d", "pfhub1a", "pfhub1b"])
+    (_kr, (5, 4), (0.8, 0.8)),
+], ids=["li2d", "li3d", "pfhub1a", "pfhub1b", "pfhub3"])
 def test_jacobian_matches_finite_differences(make, cells, spacing):
     """dF/du + shift dF/du̇ assembled by the kernel equals central differences of the residual."""
     model = make()
