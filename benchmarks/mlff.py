@@ -220,6 +220,8 @@ def main(argv=None) -> None:
     parser.add_argument("--model", help="NNP model file (default: the shipped Li model)")
     parser.add_argument("--json", default="benchmarks/results/mlff.json")
     parser.add_argument("--torch-max-atoms", type=int, default=60000, help="skip torch above this size")
+    parser.add_argument("--snap-steps", type=int, help="LAMMPS steps per timing (default 10, quick 5)")
+    parser.add_argument("--repeats", type=int, help="timings per size, best kept (default 3, quick 2)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     parser.add_argument("--reps", type=int, nargs="+", help=argparse.SUPPRESS)
@@ -230,8 +232,8 @@ def main(argv=None) -> None:
     from ase.io import write
 
     reps = [10, 13] if args.quick else [10, 16, 23, 29]
-    repeat = 2 if args.quick else 3
-    steps = 5 if args.quick else 10
+    repeat = args.repeats or (2 if args.quick else 3)
+    steps = args.snap_steps or (5 if args.quick else 10)
     ranks = [1] + ([args.np] if args.np > 1 else [])
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

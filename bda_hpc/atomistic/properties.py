@@ -24,7 +24,7 @@ def relax(atoms, calc, fmax: float, cell: bool = False, steps: int = 500):
 
 
 def equation_of_state(atoms, calc, strain: float = 0.03, points: int = 9) -> dict:
-    """E(V) scan around the given cell (isotropic), Birch–Murnaghan fit; SJEOS for the spread."""
+    """E(V) scan around the given cell (isotropic), Birch–Murnaghan fit; the stabilized jellium EOS for the spread."""
     cell0 = atoms.cell.array.copy()
     volumes, energies = [], []
     for s in np.linspace(1 - strain, 1 + strain, points):
@@ -34,12 +34,12 @@ def equation_of_state(atoms, calc, strain: float = 0.03, points: int = 9) -> dic
         volumes.append(a.get_volume() / len(a))
         energies.append(a.get_potential_energy() / len(a))
     fits = {}
-    for form in ("birchmurnaghan", "sjeos"):
+    for form in ("birchmurnaghan", "sj"):
         eos = EquationOfState(volumes, energies, eos=form)
         v0, e0, b = eos.fit()
         fits[form] = (v0, e0, b)
     v0, e0, b = fits["birchmurnaghan"]
-    v1, e1, b1 = fits["sjeos"]
+    v1, e1, b1 = fits["sj"]
     return {
         "volume": v0,
         "energy": e0,
@@ -52,8 +52,19 @@ def equation_of_state(atoms, calc, strain: float = 0.03, points: int = 9) -> dic
     }
 
 
-def bcc_lattice(calc, a_guess: float = 3.43) -> dict:
-    out = equation_of_state(bulk("Li", "bcc", a=a_guess, cubic=True), calc)
+def bcc_lattice(calc, a_guess: float = 3.43, strain: float = 0.01) -> dict:
+    """bcc a0, E0 and B0 from E(V) within ±strain (lattice) of the minimum, fitted twice.
+
+    The first scan finds the minimum, the second is centred on it. B0 is a curvature at the
+    minimum, so the scan is kept small; the uncertainty also holds the change when the scan is
+    twice as wide (the fitted form cannot follow E(V) far from the minimum).
+    """
+    first = equation_of_state(bulk("Li", "bcc", a=a_guess, cubic=True), calc, strain=3 * strain)
+    a_min = (2 * first["volume"]) ** (1 / 3)
+    out = equation_of_state(bulk("Li", "bcc", a=a_min, cubic=True), calc, strain=strain)
+    wide = equation_of_state(bulk("Li", "bcc", a=a_min, cubic=True), calc, strain=2 * strain)
+    for key in ("volume", "energy", "bulk_modulus"):
+        out[f"{key}_unc"] = max(out[f"{key}_unc"], abs(out[key] - wide[key]))
     out["lattice_constant"] = (2 * out["volume"]) ** (1 / 3)
     out["lattice_constant_unc"] = out["lattice_constant"] * out["volume_unc"] / (3 * out["volume"])
     return out

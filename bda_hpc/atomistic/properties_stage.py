@@ -184,7 +184,7 @@ def _parameters(r: dict) -> dict:
 
     lat, el, vac, neb, surf = r["lattice"], r["elastic"], r["vacancy"], r["neb"], r["surfaces"]
     fit = r["md"]["self_fit"]
-    eos = "Birch-Murnaghan E(V) fit of bcc (uncertainty: difference to SJEOS)"
+    eos = "Birch-Murnaghan E(V) fit of bcc within ±1 % of a0 (uncertainty: vs SJ EOS and a 2x wider scan)"
     p = {
         "lattice_constant": Parameter(
             lat["lattice_constant"] * ANGSTROM,
