@@ -53,7 +53,7 @@ class CycleLifeConfig:
     early_cycle: int = 10
     late_cycle: int = 100
     cv_folds: int = 5
-    clip_to_training_range: bool = True   # predictions limited to [min, max] of training lives
+    clip_to_training_range: bool = False  # predictions limited to [min, max] of training lives
     models: list[ModelSpec] = field(default_factory=lambda: [ModelSpec("elastic_net", "elastic_net")])
 
     def validate(self) -> list[str]:
