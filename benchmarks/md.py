@@ -169,6 +169,7 @@ def main(argv=None) -> None:
         **{f"strong_scaling_efficiency_{n}": eff[n] for n in ranks if n > 1},
         **{f"strong_scaling_efficiency_{n}_wall": wall_eff[n] for n in ranks if n > 1},
         "memory_bytes_per_atom_per_rank": bytes_per_atom,
+        "memory_max_rss_mb": {str(small["atoms"]): small["max_rss_mb"], str(large["atoms"]): large["max_rss_mb"]},
         "memory_for_1e7_atoms_gib": bytes_per_atom * 1e7 / 2 ** 30,
         "max_force_rel_diff_vs_ase": max(a["forces"] for a in agree.values()),
         "agreement_vs_ase": {str(n): a for n, a in agree.items()},

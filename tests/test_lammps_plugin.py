@@ -118,7 +118,7 @@ def test_plugin_built_for_another_lammps_version_is_refused(lammps_env, models, 
     from bda_hpc.atomistic.lammps.environment import LammpsEnv
     from bda_hpc.atomistic.lammps.inputs import nnp_potential
 
-    plugin = build(out_dir=tmp_path / "old", version_override=20200101)
+    plugin = build(out_dir=tmp_path / "old", version_override=20200101, optimize=False)
     with pytest.raises(InputError, match=r"built for LAMMPS 20200101, but .* is LAMMPS \d{8}"):
         LammpsEnv.load(plugin)
     old = LammpsEnv.load(plugin, check_version=False)

@@ -146,10 +146,12 @@ def build(
     force: bool = False,
     version_override: int | None = None,
     name: str = PLUGIN_NAME,
+    optimize: bool = True,
 ) -> Path:
     """Compile the plugin (skipped when the sources and LAMMPS are unchanged); returns the .so path.
 
-    ``version_override`` compiles in another LAMMPS version: only for the test of the refusal.
+    ``version_override`` compiles in another LAMMPS version and ``optimize=False`` compiles with -O0:
+    only for the test of the refusal.
     """
     where = locate(lammps_dir)
     env = child_env(where["libdir"])
@@ -158,17 +160,18 @@ def build(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plugin, meta_path = out_dir / name, (out_dir / name).with_suffix(".json")
-    digest = sources_hash(f"{where}{version}{os.environ.get('LAMMPS_CXXFLAGS', '')}")
+    opt = "-O3" if optimize else "-O0"
+    digest = sources_hash(f"{where}{version}{opt}{os.environ.get('LAMMPS_CXXFLAGS', '')}")
     if not force and plugin.exists() and meta_path.exists() and json.loads(meta_path.read_text()).get("hash") == digest:
         return plugin
     obj = out_dir / (plugin.stem + "_nnp.o")
-    _run([where["mpicc"], "-O3", "-fPIC", "-std=c99", "-c", CORE, "-o", obj], env=env)
+    _run([where["mpicc"], opt, "-fPIC", "-std=c99", "-c", CORE, "-o", obj], env=env)
     flags = os.environ.get("LAMMPS_CXXFLAGS", "").split()
     tmp = plugin.with_name(plugin.name + ".tmp")
     _run(
         [
             where["mpicxx"],
-            "-O3",
+            opt,
             "-fPIC",
             "-std=c++17",
             "-shared",
