@@ -185,7 +185,8 @@ def main(argv=None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     results: dict = json.loads(path.read_text()) if parts != ALL_PARTS and path.exists() else {}
     results.update({"machine": os.uname().nodename, "cores": os.cpu_count(), "quick": quick})
-    results.setdefault("load_average_start", {})
+    if not isinstance(results.get("load_average_start"), dict):  # a file from before --parts
+        results["load_average_start"] = {"earlier_parts": results.get("load_average_start")}
     for part in parts:
         results["load_average_start"][part] = os.getloadavg()
 
