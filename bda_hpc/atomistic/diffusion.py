@@ -40,6 +40,8 @@ def vacancy_md_diffusivity(
         dyn.run(every)
         times.append((k + 1) * every * timestep_fs / 1000)
         msd.append(float(np.mean(np.sum((atoms.get_positions() - start) ** 2, axis=1))))
+        if (k + 1) % max(1, nsteps // every // 5) == 0:
+            log.info("MD %g K: %.1f of %.1f ps, MSD %.3f Å^2", temperature, times[-1], time_ps, msd[-1])
     times, msd = np.array(times), np.array(msd)
     half = len(times) // 5  # skip the ballistic/vibrational start
     slope, _ = np.polyfit(times[half:], msd[half:], 1)
