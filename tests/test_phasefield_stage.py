@@ -116,9 +116,8 @@ def test_divergence_stops_with_last_checkpoint_intact(tmp_path):
 
 
 def test_atomistic_and_cell_inputs_map_onto_the_model(tmp_path):
-    from bda_hpc.io.params import Parameter, write_params
+    from bda_hpc.io.params import Parameter, read_params, write_params
     from bda_hpc.phasefield.li_params import LiPhysical, apply_atomistic, apply_cell, fit_cubic_anisotropy
-    from bda_hpc.io.params import read_params
 
     g0, delta = 0.5, 0.03
     gam = {"100": g0 * (1 + delta), "110": g0 * (1 - delta), "111": g0 * (1 - 5 * delta / 3)}

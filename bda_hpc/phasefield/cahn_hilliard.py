@@ -16,7 +16,7 @@ from numba import njit
 
 from .model import Model
 from .sparsity import POINT, STAR
-from .stencil import first_axis, oidx
+from .stencil import first_axis, laplacian, oidx
 
 # parameter vector layout
 RHO, CA, CB, MOB, KAPPA = range(5)
@@ -34,15 +34,6 @@ def _fsecond(c, p):
 
 
 @njit(cache=True)
-def _laplacian(u, f, k, j, i, h, dim):
-    lap = 0.0
-    for ax in range(first_axis(dim), 3):
-        dk, dj, di = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
-        lap += (u[k + dk, j + dj, i + di, f] - 2.0 * u[k, j, i, f] + u[k - dk, j - dj, i - di, f]) / h[ax] ** 2
-    return lap
-
-
-@njit(cache=True)
 def ch_residual(u, udot, F, p, h, off, dim):
     nz, ny, nx = F.shape[0], F.shape[1], F.shape[2]
     for k in range(nz):
@@ -50,8 +41,8 @@ def ch_residual(u, udot, F, p, h, off, dim):
             for i in range(nx):
                 gk, gj, gi = k + off[0], j + off[1], i + off[2]
                 c = u[gk, gj, gi, 0]
-                F[k, j, i, 0] = udot[k, j, i, 0] - p[MOB] * _laplacian(u, 1, gk, gj, gi, h, dim)
-                F[k, j, i, 1] = u[gk, gj, gi, 1] - _fprime(c, p) + p[KAPPA] * _laplacian(u, 0, gk, gj, gi, h, dim)
+                F[k, j, i, 0] = udot[k, j, i, 0] - p[MOB] * laplacian(u, 1, gk, gj, gi, h, dim)
+                F[k, j, i, 1] = u[gk, gj, gi, 1] - _fprime(c, p) + p[KAPPA] * laplacian(u, 0, gk, gj, gi, h, dim)
 
 
 @njit(cache=True)

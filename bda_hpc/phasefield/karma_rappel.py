@@ -17,8 +17,16 @@ from numba import njit
 
 from .model import Model
 from .sparsity import BOX, POINT, STAR
-from .stencil import aniso_divergence, aniso_divergence_jac, aniso_energy, central_gradient, cubic_factor, \
-    first_axis, oidx
+from .stencil import (
+    aniso_divergence,
+    aniso_divergence_jac,
+    aniso_energy,
+    central_gradient,
+    cubic_factor,
+    first_axis,
+    laplacian,
+    oidx,
+)
 
 W0, EPS4, TAU0, DIFF, LAMBDA = range(5)
 PHI, U = 0, 1
@@ -27,15 +35,6 @@ PHI, U = 0, 1
 @njit(cache=True, inline="always")
 def _source(phi, u, lam):
     return (phi - lam * u * (1.0 - phi * phi)) * (1.0 - phi * phi)
-
-
-@njit(cache=True)
-def _laplacian(u, f, k, j, i, h, dim):
-    lap = 0.0
-    for ax in range(first_axis(dim), 3):
-        dk, dj, di = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
-        lap += (u[k + dk, j + dj, i + di, f] - 2.0 * u[k, j, i, f] + u[k - dk, j - dj, i - di, f]) / h[ax] ** 2
-    return lap
 
 
 @njit(cache=True)
@@ -50,7 +49,7 @@ def kr_residual(u, udot, F, p, h, off, dim):
                 pd = udot[k, j, i, PHI]
                 div = aniso_divergence(u, PHI, gk, gj, gi, h, dim, p[W0], p[EPS4])
                 F[k, j, i, PHI] = p[TAU0] * f * f * pd - _source(u[gk, gj, gi, PHI], u[gk, gj, gi, U], p[LAMBDA]) - div
-                F[k, j, i, U] = udot[k, j, i, U] - p[DIFF] * _laplacian(u, U, gk, gj, gi, h, dim) - 0.5 * pd
+                F[k, j, i, U] = udot[k, j, i, U] - p[DIFF] * laplacian(u, U, gk, gj, gi, h, dim) - 0.5 * pd
 
 
 @njit(cache=True)

@@ -29,7 +29,6 @@ from .model import Model
 from .sparsity import BOX, NONE, POINT, STAR
 from .stencil import aniso_divergence, aniso_divergence_jac, aniso_energy, first_axis, oidx
 
-
 # parameter vector layout (the kernels read these positions)
 L_SIGMA, KAPPA, W_BARRIER, DELTA, L_ETA, ALPHA, RATIO_CS, D_S, D_L, SIG_S, SIG_L, POISSON = range(12)
 XI, C, PHI = 0, 1, 2

@@ -56,7 +56,7 @@ def face_inflow(grid, u_ghost: np.ndarray, prm: np.ndarray, comm, side: int) -> 
     converged step d/dt Σ(c + (c_s/c0) ξ)V = ion inflow (Li conservation) and
     P d/dt Σ ξ V = (current inflow at x-) + (current inflow at x+) (Faraday).
     """
-    from .li_deposition import C, D_L, D_S, SIG_L, SIG_S, bernoulli
+    from .li_deposition import D_L, D_S, SIG_L, SIG_S, C, bernoulli
 
     ax = 2
     touches = grid.ghost_start[ax] < 0 if side == 0 else grid.ghost_start[ax] + grid.ghost_size[ax] > grid.cells[0]

@@ -244,7 +244,6 @@ class PhaseFieldSolver:
 
     def advance(self, t_target: float, dt_initial: float, dt_max: float | None = None) -> None:
         """Integrate from the current state to ``t_target`` (one segment)."""
-        from petsc4py import PETSc
 
         if self._clock is None:
             self.begin_run(t_target)

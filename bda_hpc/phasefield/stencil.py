@@ -117,6 +117,16 @@ def central_gradient(u, f, k, j, i, h, dim, p):
 
 
 @njit(cache=True)
+def laplacian(u, f, k, j, i, h, dim):
+    """Five- (seven-) point Laplacian of field f at cell (k, j, i)."""
+    lap = 0.0
+    for ax in range(first_axis(dim), 3):
+        dk, dj, di = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+        lap += (u[k + dk, j + dj, i + di, f] - 2.0 * u[k, j, i, f] + u[k - dk, j - dj, i - di, f]) / h[ax] ** 2
+    return lap
+
+
+@njit(cache=True)
 def aniso_divergence(u, f, k, j, i, h, dim, eps0, delta):
     """∇·q of field f at cell (k, j, i)."""
     p = np.empty(3)

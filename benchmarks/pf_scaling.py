@@ -1,0 +1,171 @@
+"""Strong and weak scaling of the Li electrodeposition solver (2D and 3D), per-core throughput.
+
+Each case runs a fixed number of backward-Euler steps of fixed dt (so every
+rank count does the same time integration) under ``mpiexec -n N`` and reports
+wall time of the stepping only, unknowns, Newton and GMRES iterations,
+unknowns·steps/s and unknowns·(linear iterations)/s per core.
+
+    python benchmarks/pf_scaling.py [--quick] [--np 1,2] [--json PATH] [--sbatch-np 1,2,4,...,256]
+
+``--sbatch-np`` also writes jobscripts/pf_scaling.sbatch for a cluster sweep.
+Full size: 2D 1024², 3D 128³ (memory: several GB per rank at 1 rank).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+PC_CHOICES = {
+    "asm_lu": {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu"},
+    "bjacobi_ilu": {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu"},
+    "fieldsplit_hypre": {"ksp_type": "gmres", "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
+                         "pc_fieldsplit_0_fields": "0,1", "pc_fieldsplit_1_fields": "2",
+                         "fieldsplit_0_ksp_type": "preonly", "fieldsplit_0_pc_type": "bjacobi",
+                         "fieldsplit_0_sub_pc_type": "ilu", "fieldsplit_1_ksp_type": "preonly",
+                         "fieldsplit_1_pc_type": "hypre"},
+    "asm_lu_overlap2": {"ksp_type": "gmres", "pc_type": "asm", "pc_asm_overlap": "2", "sub_pc_type": "lu"},
+}
+
+
+def worker(dim: int, n: int, steps: int, dt: float, pc: str = "asm_lu") -> None:
+    import petsc4py
+
+    petsc4py.init(sys.argv[:1])
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.grid import Grid
+    from bda_hpc.phasefield.li_deposition import LiDeposition
+    from bda_hpc.phasefield.li_params import LiPhysical
+    from bda_hpc.phasefield.solver import PhaseFieldSolver
+
+    comm = MPI.COMM_WORLD
+    cells = (n, n) if dim == 2 else (n, n, n)
+    nuclei = [(n / 2, 4.0)] if dim == 2 else [(n / 2, n / 2, 4.0)]
+    model = LiDeposition.from_physical(LiPhysical(), dim, front=n / 8, nuclei=nuclei)
+    grid = Grid(comm, cells, (1.0,) * dim, 3, faces=model.faces(), field_names=model.fields)
+    options = {"ts_type": "beuler", "ts_adapt_type": "none", "ksp_rtol": "1e-8", "snes_rtol": "1e-8",
+               "snes_atol": "1e-9", "ksp_max_it": "2000", **PC_CHOICES[pc]}
+    s = PhaseFieldSolver(comm, grid, model, options=options, progress_every=1e9)
+    s.set_state(model.initial_state(grid))
+    s.make_consistent()
+    s.advance(dt, dt, dt)  # warm-up step: Numba loads, PETSc sets up
+    snes0, ksp0 = s.ts.getSNESIterations(), s.ts.getKSPIterations()
+    comm.Barrier()
+    t0 = time.perf_counter()
+    s.advance(dt * (steps + 1), dt, dt)
+    comm.Barrier()
+    wall = time.perf_counter() - t0
+    result = {"pc": pc, "ranks": comm.size, "dim": dim, "cells": list(cells), "unknowns": 3 * n ** dim, "steps": steps,
+              "wall_s": wall, "newton_its": s.ts.getSNESIterations() - snes0,
+              "linear_its": s.ts.getKSPIterations() - ksp0}
+    s.destroy()
+    grid.destroy()
+    if comm.rank == 0:
+        print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = "asm_lu") -> dict:
+    from bda_hpc.launch import mpiexec_command
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    cmd = mpiexec_command(np_) + [sys.executable, __file__, "--worker", str(dim), str(n), str(steps), str(dt), pc]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
+    if r.returncode != 0 or not line:
+        raise SystemExit(f"case np={np_} dim={dim} n={n} failed:\n{r.stderr[-3000:]}")
+    res = json.loads(line[0][7:])
+    res["throughput_per_core"] = res["unknowns"] * res["steps"] / res["wall_s"] / np_
+    res["unknowns_linear_its_per_s_per_core"] = res["unknowns"] * res["linear_its"] / res["wall_s"] / np_
+    return res
+
+
+def pc_study(ranks: list[int], json_path: str) -> int:
+    """Newton and GMRES iterations and wall time of each preconditioner on the same 2D Li problem."""
+    rows = []
+    for pc in PC_CHOICES:
+        for np_ in ranks:
+            try:
+                res = run_case(np_, 2, 128, 3, 0.01, pc)
+            except SystemExit as exc:
+                res = {"pc": pc, "ranks": np_, "failed": str(exc)[-300:]}
+            rows.append(res)
+            if "failed" in res:
+                print(f"{pc:18s} ranks={np_} FAILED")
+            else:
+                print(f"{pc:18s} ranks={np_} wall={res['wall_s']:7.2f}s newton={res['newton_its']:3d} "
+                      f"gmres={res['linear_its']:5d} gmres/newton={res['linear_its'] / max(res['newton_its'], 1):.1f}",
+                      flush=True)
+    Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(json_path).write_text(json.dumps({"benchmark": "pf_pc_study", "cases": rows}, indent=1))
+    return 0
+
+
+def write_sbatch(ranks: list[int], path: Path) -> None:
+    lines = ["#!/bin/bash", "#SBATCH --job-name=pf_scaling", f"#SBATCH --ntasks={max(ranks)}",
+             "#SBATCH --time=02:00:00", "#SBATCH --output=pf_scaling_%j.out", "",
+             "# strong-scaling sweep of the phase-field solver; edit modules/partition for your cluster",
+             "export OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1", "cd \"$SLURM_SUBMIT_DIR\"",
+             f"python benchmarks/pf_scaling.py --np {','.join(map(str, ranks))} "
+             "--json benchmarks/results/pf_scaling_cluster.json"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), *sys.argv[6:7])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="2D 256², 3D 32³, 3 steps (minutes on a laptop)")
+    ap.add_argument("--np", default="1,2", help="comma-separated rank counts (default 1,2)")
+    ap.add_argument("--json", default="benchmarks/results/pf_scaling.json")
+    ap.add_argument("--pc-study", action="store_true",
+                    help="only compare preconditioners on a 2D 128² problem (1 and 2 ranks)")
+    ap.add_argument("--sbatch-np", default="", help="also write jobscripts/pf_scaling.sbatch for these ranks")
+    args = ap.parse_args()
+    ranks = [int(x) for x in args.np.split(",")]
+    if args.pc_study:
+        return pc_study(ranks, args.json)
+    n2, n3, steps, dt = (256, 32, 3, 0.01) if args.quick else (1024, 128, 5, 0.01)
+    cases = []
+    for dim, n in ((2, n2), (3, n3)):
+        for np_ in ranks:
+            res = run_case(np_, dim, n, steps, dt)
+            res["kind"] = "strong"
+            cases.append(res)
+            print(f"strong {dim}D n={n:5d} ranks={np_:3d} wall={res['wall_s']:8.2f}s newton={res['newton_its']:3d} "
+                  f"gmres={res['linear_its']:4d} unknowns*steps/s/core={res['throughput_per_core']:.3g}",
+                  flush=True)
+    # weak scaling in 2D: about the same cells per rank (n² ∝ ranks)
+    for np_ in ranks:
+        res = run_case(np_, 2, int(round(n2 * np_ ** 0.5)), steps, dt)
+        res["kind"] = "weak"
+        cases.append(res)
+        print(f"weak   2D n={res['cells'][0]:5d} ranks={np_:3d} wall={res['wall_s']:8.2f}s "
+              f"unknowns*steps/s/core={res['throughput_per_core']:.3g}", flush=True)
+    eff = {}
+    for dim in (2, 3):
+        strong = {c["ranks"]: c for c in cases if c["kind"] == "strong" and c["dim"] == dim}
+        if 1 in strong and 2 in strong:
+            eff[dim] = strong[1]["wall_s"] / (2 * strong[2]["wall_s"])
+    out = {"benchmark": "pf_scaling", "quick": args.quick, "machine": os.uname().nodename,
+           "cores": os.cpu_count(), "strong_scaling_efficiency_2": min(eff.values()) if eff else None,
+           "strong_efficiency_by_dim": {f"{d}D": e for d, e in eff.items()}, "cases": cases}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"strong scaling efficiency 1->2 ranks: {eff}; JSON: {args.json}")
+    if args.sbatch_np:
+        write_sbatch([int(x) for x in args.sbatch_np.split(",")], REPO / "jobscripts" / "pf_scaling.sbatch")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
