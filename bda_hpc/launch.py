@@ -30,6 +30,22 @@ def mpi_flavour(mpiexec: str = "mpiexec") -> str:
     return "unknown"
 
 
+# What an MPI process inherits from its launcher (or sets itself as an Open MPI singleton: any process
+# that imported mpi4py). A child mpiexec that sees these believes it runs inside another job and fails
+# without a word. User settings such as OMPI_MCA_btl are kept.
+LAUNCHER_VARIABLES = ("PMIX_", "ORTE_", "PRTE_", "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix", "OMPI_APP_CTX",
+                      "OMPI_COMM_WORLD", "OMPI_UNIVERSE_SIZE", "OMPI_FILE_LOCATION", "OMPI_NUM_APP_CTX",
+                      "OMPI_FIRST_RANKS", "OMPI_ARGV", "OMPI_COMMAND", "OMPI_MCA_initial_wdir",
+                      "PMI_", "HYDRA_")
+
+
+def launch_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without the variables of the MPI job it may be part of."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARIABLES)}
+    env.update(extra)
+    return env
+
+
 def mpiexec_command(nranks: int, mpiexec: str | None = None, oversubscribe: bool = True) -> list[str]:
     """``[mpiexec, flags..., -n, N]``; append the program and its arguments."""
     exe = mpiexec or os.environ.get("BDA_HPC_MPIEXEC") or shutil.which("mpiexec") or "mpiexec"

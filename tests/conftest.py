@@ -34,8 +34,9 @@ def shared_tmp(comm, tmp_path_factory):
 
 def run_mpi(nranks: int, args: list[str], timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """Run ``python args...`` on ``nranks`` ranks from a serial test."""
-    from bda_hpc.launch import mpiexec_command
+    from bda_hpc.launch import launch_environment, mpiexec_command
 
+    kwargs.setdefault("env", launch_environment())
     return subprocess.run(mpiexec_command(nranks) + [sys.executable, *args], capture_output=True, text=True,
                           timeout=timeout, **kwargs)
 
