@@ -22,22 +22,9 @@ import time
 from pathlib import Path
 
 from ..errors import BdaError
-from ..launch import mpiexec_command
+from ..launch import launch_environment, mpiexec_command
 from .plan import Plan, PlannedStage
 from .state import DONE, FAILED, RUNNING, Record, fingerprint, output_hashes, part_name, write_record
-
-# What an MPI process inherits from its launcher (or sets itself as an Open MPI singleton). A stage's
-# own mpiexec that sees these believes it runs inside another job and fails without a word.
-LAUNCHER_VARIABLES = ("PMIX_", "ORTE_", "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix", "OMPI_APP_CTX",
-                      "OMPI_COMM_WORLD", "OMPI_UNIVERSE_SIZE", "OMPI_FILE_LOCATION", "OMPI_NUM_APP_CTX",
-                      "OMPI_FIRST_RANKS", "OMPI_ARGV", "OMPI_COMMAND", "OMPI_MCA_initial_wdir")
-
-
-def launch_environment(**extra: str) -> dict[str, str]:
-    """This process's environment without the variables of the MPI job it may be part of."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARIABLES)}
-    env.update(extra)
-    return env
 
 
 class Terminated(Exception):

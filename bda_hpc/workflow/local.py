@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BdaError
-from .job import launch_environment
+from ..launch import launch_environment
 from .plan import Plan, PlannedStage
 from .state import CANCELLED, DONE, FAILED, fingerprint, part_name, read_record, up_to_date, update_record
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from string import Template
 
 from ..errors import BdaError, ConfigError
-from .job import launch_environment
+from ..launch import launch_environment
 from .plan import Plan, PlannedStage
 from .spec import SlurmOptions
 from .state import RUNNING, SUBMITTED, fingerprint, part_name, read_record, up_to_date, update_record
