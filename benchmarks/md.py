@@ -58,6 +58,17 @@ def lammps_cost(env, potential: str, repeat: int, steps: int, nprocs: int, workd
             "max_rss_mb": parser.max_rss_mb[-1] if parser.max_rss_mb else None}
 
 
+def peak_memory(env, potential: str, repeat: int, workdir: Path) -> dict:
+    """One rank's cost and peak RSS. LAMMPS is started through mpiexec even on one rank: Linux keeps a
+    process's peak RSS across fork + exec, so a LAMMPS forked straight from this (large) Python process
+    would report this process's peak instead of its own."""
+    os.environ["BDA_LAMMPS_LAUNCHER"] = f"{env.mpiexec} -n {{n}}"
+    try:
+        return lammps_cost(env, potential, repeat, 1, 1, workdir, memory=True)
+    finally:
+        del os.environ["BDA_LAMMPS_LAUNCHER"]
+
+
 def ase_cost(model_h5: Path, repeat: int, steps: int) -> dict:
     from ase import units
     from ase.md.verlet import VelocityVerlet
@@ -149,7 +160,7 @@ def main(argv=None) -> None:
     scaling = {n: lammps_cost(env, pot["nnp"], big_repeat, big_steps, n, work / f"big{n}") for n in ranks}
     eff = {n: scaling[1]["cpu_s"] / (n * scaling[n]["cpu_s"]) for n in ranks}
     wall_eff = {n: scaling[1]["loop_s"] / (n * scaling[n]["loop_s"]) for n in ranks}
-    small, large = (lammps_cost(env, pot["nnp"], r, 1, 1, work / f"mem{r}", memory=True) for r in (16, 24))
+    small, large = (peak_memory(env, pot["nnp"], r, work / f"mem{r}") for r in (16, 24))
     bytes_per_atom = (large["max_rss_mb"] - small["max_rss_mb"]) * 2 ** 20 / (large["atoms"] - small["atoms"])
     agree = agreement(env, model_h5, model_text, work)
     errors = {name: test_set_errors(env, pot[name], work / f"err_{name}") for name in ("nnp", "snap")}
