@@ -27,7 +27,8 @@ def parity(table: dict, names: list[str], path: Path) -> Path:
             row = table["models"][name]
             ax.scatter(block["observed"], block["predicted"][name], s=14, c=colour,
                        label=f"{split}: RMSE {row['rmse_cycles'][split]:.0f}")
-        lim = [0, 2400]
+        top = max(max(np.max(b["observed"]), np.max(b["predicted"][name])) for b in table["cells"].values())
+        lim = [0, 1.05 * top]    # never hide a wild prediction outside a fixed frame
         ax.plot(lim, lim, "k--", lw=0.8)
         ax.set(xlim=lim, ylim=lim, xlabel="observed cycle life", ylabel="predicted cycle life", title=name)
         ax.legend(fontsize=8, loc="upper left")
