@@ -11,7 +11,7 @@ import multiprocessing
 import os
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
 
 log = logging.getLogger("bda_hpc.design")
@@ -44,10 +44,14 @@ class SerialEvaluator:
 
 
 class PoolEvaluator:
-    """``workers`` processes kept alive across batches; a crashed worker fails its runs, not the loop."""
+    """``workers`` processes kept alive across batches; a crashed worker fails its runs, not the loop.
 
-    def __init__(self, workers: int):
+    ``timeout_s`` (0: none) bounds the wait for each run's result: a run that hangs (a solver or an MPI
+    start-up that never returns) is recorded as failed and the pool is replaced."""
+
+    def __init__(self, workers: int, timeout_s: float = 0.0):
         self.workers = workers
+        self.timeout_s = timeout_s
         self._pool = None
 
     def _executor(self):
@@ -58,23 +62,30 @@ class PoolEvaluator:
 
     def __call__(self, problem, points: list[dict]) -> list[tuple]:
         futures = [self._executor().submit(run_one, problem, p) for p in points]
-        results = []
+        results, restart = [], False
         for fut in futures:
             try:
-                results.append(fut.result())
+                results.append(fut.result(timeout=self.timeout_s or None))
+            except TimeoutError:
+                results.append((None, f"no result within {self.timeout_s:g} s (run killed)", self.timeout_s))
+                restart = True
             except BrokenProcessPool:
                 results.append((None, "worker process died (crash or out of memory)", 0.0))
+                restart = True
             except Exception as exc:  # e.g. the problem could not be pickled to the worker
                 results.append((None, f"{type(exc).__name__}: {exc}", 0.0))
-        if any(r[1] == "worker process died (crash or out of memory)" for r in results):
-            self.close()  # start a fresh pool for the next batch
+        if restart:
+            self.close(kill=True)  # a fresh pool for the next batch
         return results
 
-    def close(self):
+    def close(self, kill: bool = False):
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if kill:  # hung workers never pick up the shutdown message
+                for proc in list(getattr(self._pool, "_processes", {}).values()):
+                    proc.terminate()
+            self._pool.shutdown(wait=not kill, cancel_futures=True)
             self._pool = None
 
 
-def make_evaluator(workers: int):
-    return SerialEvaluator() if workers <= 1 else PoolEvaluator(workers)
+def make_evaluator(workers: int, timeout_s: float = 0.0):
+    return SerialEvaluator() if workers <= 1 else PoolEvaluator(workers, timeout_s)

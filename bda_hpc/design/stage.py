@@ -37,6 +37,7 @@ class DesignConfig:
     options: dict = field(default_factory=dict)  # the problem's own settings (see problems.py)
     variables: list[Variable] = field(default_factory=list)
     workers: int = 0  # simulations side by side; 0: one per core
+    run_timeout: float = 0.0  # s to wait for one run's result before it counts as failed (0: no limit)
     loop: LoopSettings = field(default_factory=LoopSettings)
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
     random_search: bool = True  # run a random search with the same budget for comparison
@@ -47,6 +48,8 @@ class DesignConfig:
         problems = []
         if not self.variables:
             problems.append("variables: give at least one [[design.variables]] table")
+        if self.run_timeout < 0:
+            problems.append(f"run_timeout: must be >= 0, got {self.run_timeout}")
         if self.workers < 0:
             problems.append(f"workers: must be >= 0, got {self.workers}")
         if self.brute_force and len(self.variables) != 1:
@@ -88,7 +91,7 @@ def brute_force_sweep(problem, space, evaluator, n: int, checkpoint: Path, progr
 def run_design(cfg: DesignConfig, out_dir: Path, config_text: str = "", source: str = "<config>") -> dict:
     problem, space = build(cfg, source)
     out_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = make_evaluator(cfg.workers or os.cpu_count() or 1)
+    evaluator = make_evaluator(cfg.workers or os.cpu_count() or 1, cfg.run_timeout)
     progress = log.info
     try:
         loop = DesignLoop(problem, space, evaluator, cfg.loop, cfg.surrogate, out_dir / "design_checkpoint.h5")
