@@ -124,7 +124,7 @@ def main() -> int:
         worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), *sys.argv[6:7])
         return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="2D 256², 3D 32³, 3 steps (minutes on a laptop)")
+    ap.add_argument("--quick", action="store_true", help="2D 128², 3D 20³, 2 steps (minutes on an idle 2-core machine)")
     ap.add_argument("--np", default="1,2", help="comma-separated rank counts (default 1,2)")
     ap.add_argument("--json", default="benchmarks/results/pf_scaling.json")
     ap.add_argument("--pc-study", action="store_true",
@@ -134,7 +134,7 @@ def main() -> int:
     ranks = [int(x) for x in args.np.split(",")]
     if args.pc_study:
         return pc_study(ranks, args.json)
-    n2, n3, steps, dt = (256, 32, 3, 0.01) if args.quick else (1024, 128, 5, 0.01)
+    n2, n3, steps, dt = (128, 20, 2, 0.01) if args.quick else (1024, 128, 5, 0.01)
     cases = []
     for dim, n in ((2, n2), (3, n3)):
         for np_ in ranks:

@@ -4,11 +4,11 @@
 
 Full: 200 × 200 (Δx = 1) to t = 1e6, plus a 2× finer grid and a 10× tighter
 time tolerance run to t = 1e4 to show grid/dt convergence of F(t). Quick:
-100 × 100 with Δx = 2 to t = 2000. Writes JSON (keys bm1a, bm1b, bm3 with t
+64 × 64 with Δx = 3.125 (same 200 × 200 domain) to t = 1000, checks to t = 200. Writes JSON (keys bm1a, bm1b, bm3 with t
 and F arrays, wall_s, ranks, grid), a CSV per variant and a PNG of F(t).
 
 Benchmark 3 (Karma–Rappel): full runs the 960 quadrant at dx = 0.4 to t = 1500;
-quick a 120 quadrant at dx = 0.8 and 0.4 to t = 100 (tip position change
+quick a 48 quadrant at dx = 0.8 and 0.4 to t = 30 (tip position change
 between the two grids is reported).
 """
 from __future__ import annotations
@@ -136,12 +136,12 @@ def main() -> int:
     ap.add_argument("--np", type=int, default=1)
     ap.add_argument("--json", default="benchmarks/results/pfhub.json")
     args = ap.parse_args()
-    n, dx, t_end = (100, 2.0, 2000.0) if args.quick else (200, 1.0, 1e6)
+    n, dx, t_end = (64, 3.125, 1000.0) if args.quick else (200, 1.0, 1e6)
     out = {"benchmark": "pfhub", "quick": args.quick, "machine": os.uname().nodename}
     for variant in ("a", "b"):
         res = _subprocess(args.np, variant, n, dx, t_end, 1e-4)
         # convergence: a 2x finer grid and a 10x tighter step tolerance over the early, fast part
-        t_check = min(t_end, 1e3 if args.quick else 1e4)
+        t_check = min(t_end, 200.0 if args.quick else 1e4)
         fine = _subprocess(args.np, variant, 2 * n, dx / 2, t_check, 1e-4)
         tight = _subprocess(args.np, variant, n, dx, t_check, 1e-5)
         res["convergence"] = {
@@ -160,7 +160,7 @@ def main() -> int:
                    comments="")
     # BM3: the quadrant 960 x 960 to t = 1500 in full; quick runs a 120 x 120 quadrant to t = 100.
     # Grid convergence: the tip position at the end against a grid with dx halved (quick: dx 0.8 -> 0.4).
-    size, dx3, t3 = (120.0, 0.8, 100.0) if args.quick else (960.0, 0.4, 1500.0)
+    size, dx3, t3 = (48.0, 0.8, 30.0) if args.quick else (960.0, 0.4, 1500.0)
     bm3 = _subprocess(args.np, "3", int(size / dx3), dx3, t3, 1e-3)
     if args.quick:
         fine3 = _subprocess(args.np, "3", int(size / (dx3 / 2)), dx3 / 2, t3, 1e-3)
