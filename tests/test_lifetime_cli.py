@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import REPO, shared_data
 
 from bda_hpc.cli import main

@@ -1,7 +1,6 @@
 """Lifetime stage under MPI: cross-validation spread over ranks gives the serial answer on every rank."""
 import numpy as np
 import pytest
-
 from conftest import shared_data
 
 from bda_hpc.lifetime.cyclelife import CycleLifeConfig, ModelSpec, fit_cycle_life
