@@ -8,7 +8,7 @@ PY=${PY:-.venv/bin/python}
 LOGDIR=$(mktemp -d)
 $($PY -m bda_hpc.launch -n "$N") bash -c '
   rank=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}
-  if [ "$rank" = 0 ]; then exec '"$PY"' -m pytest -p no:cacheprovider -m mpi "$@"
+  if [ "$rank" = 0 ]; then exec '"$PY"' -m pytest -p no:cacheprovider --color=no -m mpi "$@"
   else exec '"$PY"' -m pytest -p no:cacheprovider -q -m mpi "$@" >'"$LOGDIR"'/rank$rank.log 2>&1; fi' _ "$@"
 rc=$?
 if [ $rc -ne 0 ]; then
