@@ -44,11 +44,11 @@ def test_roughness_of_flat_and_stepped_surfaces():
     flat, L = _surface(np.full((4, 4), 10.0))
     assert analysis.roughness(flat, L, L, bins=4) == pytest.approx(0.0, abs=1e-12)
     h = np.full((4, 4), 10.0)
-    h[:2] += 1.5                                  # half the surface one step higher: RMS = step / 2
-    stepped, L = _surface(h)
-    assert analysis.roughness(stepped, L, L, bins=4) == pytest.approx(0.75, rel=1e-12)
-    flying = np.vstack([stepped, [[1.0, 1.0, 40.0]]])   # an atom still in flight does not count
-    assert analysis.roughness(flying, L, L, bins=4) == pytest.approx(0.75, rel=1e-12)
+    h[:2] += 1.2                                  # half the surface one step higher: RMS = step / 2
+    stepped, L = _surface(h)                      # (the step atoms stay bonded: sqrt(3^2 + 1.2^2) < 3.3 Å)
+    assert analysis.roughness(stepped, L, L, bins=4) == pytest.approx(0.6, rel=1e-12)
+    flying = np.vstack([stepped, [[1.0, 1.0, 40.0], [1.0, 1.0, 43.0]]])   # a pair still in flight does not count
+    assert analysis.roughness(flying, L, L, bins=4) == pytest.approx(0.6, rel=1e-12)
 
 
 def test_thermo_parser_replaces_rows_of_a_resumed_run():

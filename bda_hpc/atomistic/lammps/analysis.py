@@ -79,13 +79,18 @@ def surface_heights(positions: np.ndarray, lx: float, ly: float, bins: int) -> n
 
 
 def attached(positions: np.ndarray, lx: float, ly: float, bond: float = 3.3) -> np.ndarray:
-    """Mask of atoms with a neighbour within ``bond`` Å (periodic in x, y): drops atoms still in flight."""
+    """Mask of the atoms bonded (chains of neighbours within ``bond`` Å, periodic in x, y) to the lowest
+    atom, i.e. to the slab: atoms still in flight, alone or in a cluster, are left out."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
     p = positions - [0.0, 0.0, positions[:, 2].min()]
     p[:, :2] %= [lx, ly]
-    tree = cKDTree(p, boxsize=[lx, ly, 1e6])
-    return np.array([len(n) > 1 for n in tree.query_ball_point(p, bond)])
+    i, j = cKDTree(p, boxsize=[lx, ly, 1e6]).query_pairs(bond, output_type="ndarray").T.reshape(2, -1)
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(p), len(p)))
+    _n, label = connected_components(graph, directed=False)
+    return label == label[np.argmin(p[:, 2])]
 
 
 def roughness(positions: np.ndarray, lx: float, ly: float, bins: int) -> float:

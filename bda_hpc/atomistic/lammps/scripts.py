@@ -109,13 +109,16 @@ def deposition(s: MDSettings, potential: str, resume: str | None) -> str:
     create = _slab(s, "100", d.size, d.layers, (height - d.layers / 2 + 2) * s.lattice_constant) \
         + f"velocity all create {2 * d.temperature} {s.seed} mom yes dist gaussian\n"
     steps = d.atoms * d.interval
-    return (start(s, potential, create, resume, "p p f") + "group frozen region bottom\n"
-            + "group mobile subtract all frozen\nvelocity frozen set 0 0 0\n"
+    # on resume the groups come from the restart file (mobile then includes the deposited atoms)
+    groups = "" if resume else ("group frozen region bottom\ngroup mobile subtract all frozen\n"
+                                "group substrate subtract all frozen\nvelocity frozen set 0 0 0\n")
+    return (start(s, potential, create, resume, "p p f") + groups
             + f"region inlet block 0 {d.size[0]} 0 {d.size[1]} {height - 1.0} {height} units lattice\n"
             + f"fix add mobile deposit {d.atoms} 1 {d.interval} {s.seed} region inlet near 2.0 "
               f"vz -{speed:.6g} -{speed:.6g} units box\n"
             + "fix integrate mobile nve\n"
-            + f"fix bath mobile langevin {d.temperature} {d.temperature} {s.thermostat_damping} {s.seed}\n"
+            # only the substrate is thermostatted: incoming atoms keep their speed until they land
+            + f"fix bath substrate langevin {d.temperature} {d.temperature} {s.thermostat_damping} {s.seed}\n"
             + "compute_modify thermo_temp dynamic/dof yes\n"
             + f"dump traj all custom {d.dump_every} traj.lammpstrj id type x y z\ndump_modify traj sort id\n"
             + restart_lines(d.dump_every) + f"thermo {d.dump_every // 5 or 1}\n"
