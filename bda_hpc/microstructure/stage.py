@@ -42,6 +42,8 @@ class MicrostructureConfig:
     voxel_size: float | None = None    # voxel size of the image (m); synthetic.voxel_size otherwise
     phase: str = "pore"                # transport phase: pore, active, cbd or an integer label
     scheme: Literal["fv", "q1"] = "fv"
+    # Extra synthetic structures (the [synthetic] recipe at these porosities) for the Bruggeman fit,
+    # beside the main structure; with an image, [] fits the image's own point alone.
     bruggeman_porosities: list[float] = field(default_factory=lambda: [0.3, 0.45, 0.6])
     petsc: dict = field(default_factory=dict)
 
