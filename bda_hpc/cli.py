@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bda-hpc",
         description="Battery design automation on clusters: atomistic -> phase-field / microstructure -> cell.",
-        epilog="Run under mpiexec for parallel stages, e.g. `mpiexec -n 4 bda-hpc phasefield --config c.toml`.",
+        epilog="Run under mpiexec for parallel stages, e.g. `mpiexec -n 4 bda-hpc phasefield --config c.toml`. "
+               "Single-dash options after the sub-command go to PETSc (`-pf_snes_monitor`) and override the config.",
     )
     parser.add_argument("--version", action="version", version=f"bda_hpc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -71,10 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def pass_to_petsc(parser: argparse.ArgumentParser, extra: list[str]) -> None:
+    """Hand single-dash options (``-pf_ts_type bdf -pf_snes_monitor``) to PETSc, which then wins over
+    the config; anything else unknown is an argparse error."""
+    if not extra[0].startswith("-") or any(a.startswith("--") for a in extra):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    import petsc4py
+
+    petsc4py.init([sys.argv[0], *extra])
+
+
 def main(argv=None) -> int:
     single_process_threads()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        pass_to_petsc(parser, extra)
     from .parallel import guarded, setup_logging, world
 
     @guarded()

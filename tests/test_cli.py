@@ -38,3 +38,17 @@ def test_info_on_two_ranks(comm):
     assert data["ranks"] == 2
     assert data["h5py_mpi"] is True
     assert "Open MPI" in data["mpi_library"] or "MPICH" in data["mpi_library"]
+
+
+def test_petsc_options_reach_petsc_and_unknown_long_options_fail():
+    code = ("import sys; from bda_hpc import cli; from bda_hpc import info\n"
+            "def handler(args):\n"
+            "    from petsc4py import PETSc\n"
+            "    print('ksp_type=' + PETSc.Options().getString('fem_ksp_type', 'unset'))\n"
+            "info.run = handler\n"
+            "sys.exit(cli.main(['info', '-fem_ksp_type', 'cg']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ksp_type=cg" in out.stdout
+    bad = bda("info", "--bogus")
+    assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
