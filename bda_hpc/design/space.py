@@ -86,7 +86,9 @@ class DesignSpace:
         lo, hi = self._scaled_bounds()
         z = lo + u * (hi - lo)
         logs = np.array([v.log for v in self.variables])
-        return np.where(logs, 10.0 ** z, z)
+        x = np.where(logs, 10.0 ** z, z)
+        # round-off (e.g. -0.45 + 1.0 * 0.3 = -0.15000000000000002) must not push an end point outside
+        return np.clip(x, [v.low for v in self.variables], [v.high for v in self.variables])
 
     def check(self, x: np.ndarray, where: str = "proposed point") -> None:
         """Raise InputError naming the variable and row of any value outside the box (before submission)."""
