@@ -232,11 +232,11 @@ def _parameters(r: dict) -> dict:
     }
     for name in ("c11", "c12", "c44"):
         p[name] = Parameter(
-            el[name] * GPA,
+            el[name] * EV / ANGSTROM**3,  # eV/Å^3 (ASE stress units) -> Pa,
             "Pa",
             f"elastic constant {name.upper()} of bcc Li, 0 K",
             "central stress-strain differences (uncertainty: strain 0.5 % vs 1 %)",
-            el[f"{name}_unc"] * GPA,
+            el[f"{name}_unc"] * EV / ANGSTROM**3,
         )
     for hkl in ("100", "110", "111"):
         p[f"surface_energy_{hkl}"] = Parameter(
