@@ -1,9 +1,11 @@
 """AI layer: simulation sweeps -> torch surrogates -> Bayesian inverse design, verified by the simulators.
 
 ``space`` (design variables, bounds the simulators accept, LHS/Sobol sampling), ``dataset`` (the table
-of runs with failures kept, HDF5 with provenance), ``surrogate`` (deep MLP ensembles with uncertainty),
-``acquisition`` (constrained expected improvement, constant-liar batches), ``loop`` (propose ->
-simulate -> refit, checkpointed, with every proposed optimum re-simulated), ``evaluate`` (serial and
-process-pool runners), ``problems`` (analytic test problems and the DFN fast-charge problem),
+of runs with failures kept, HDF5 with provenance; driver sweep tables read in), ``runs`` (submit, record,
+checkpoint, resume; random-search baseline), ``evaluate`` (serial and process-pool runners with a per-run
+timeout), ``surrogate`` (deep MLP ensembles with uncertainty and extrapolation flags), ``assessment``
+(held-out R^2/MAE, learning curves), ``acquisition`` (constrained expected improvement), ``loop``
+(propose -> simulate -> refit with constant-liar batches; the proposed optimum re-simulated),
+``problems`` / ``phasefield_problem`` (analytic problems, DFN fast charge (b), dendrite threshold (a)),
 ``stage`` / ``cli`` (``bda-hpc design``), ``plots``.
 """
