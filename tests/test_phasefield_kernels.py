@@ -91,16 +91,17 @@ def _kobayashi_flux(px, py, eps0, delta, d=1e-7):
     return (a(px + d, py) - a(px - d, py)) / (2 * d), (a(px, py + d) - a(px, py - d)) / (2 * d)
 
 
-def test_cubic_anisotropy_is_the_kobayashi_form_in_2d():
+@pytest.mark.parametrize("delta", [0.05, -0.05])
+def test_cubic_anisotropy_is_the_kobayashi_form_in_2d(delta):
     from bda_hpc.phasefield.stencil import cubic_hessian
 
     rng = np.random.default_rng(3)
     H = np.empty((3, 3))
     for _ in range(20):
         px, py = rng.standard_normal(2)
-        cubic_hessian(np.array([0.0, py, px]), 0.7, 0.05, H)
+        cubic_hessian(np.array([0.0, py, px]), 0.7, delta, H)
         q = H @ np.array([0.0, py, px])
-        qx, qy = _kobayashi_flux(px, py, 0.7, 0.05)
+        qx, qy = _kobayashi_flux(px, py, 0.7, delta)
         assert q[2] == pytest.approx(qx, rel=1e-6, abs=1e-9)
         assert q[1] == pytest.approx(qy, rel=1e-6, abs=1e-9)
 

@@ -115,11 +115,12 @@ def test_divergence_stops_with_last_checkpoint_intact(tmp_path):
     assert ckpt.read_bytes() == before
 
 
-def test_atomistic_and_cell_inputs_map_onto_the_model(tmp_path):
+@pytest.mark.parametrize("delta", [0.03, -0.03])   # bcc Li's (100)/(110)/(111) energies give a negative δ
+def test_atomistic_and_cell_inputs_map_onto_the_model(tmp_path, delta):
     from bda_hpc.io.params import Parameter, read_params, write_params
     from bda_hpc.phasefield.li_params import LiPhysical, apply_atomistic, apply_cell, fit_cubic_anisotropy
 
-    g0, delta = 0.5, 0.03
+    g0 = 0.5
     gam = {"100": g0 * (1 + delta), "110": g0 * (1 - delta), "111": g0 * (1 - 5 * delta / 3)}
     assert fit_cubic_anisotropy(*gam.values()) == pytest.approx((g0, delta))
     li = tmp_path / "li_metal.h5"

@@ -63,8 +63,10 @@ class LiPhysical:
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 problems.append(f"{name}: must be positive, got {value!r}")
-        if not 0 <= self.anisotropy < 1.0 / 15.0:
-            problems.append(f"anisotropy: must be in [0, 1/15) (larger values need corner regularisation), "
+        # |δ| < 1/15 keeps the interface stiffness positive (1 - 15 δ cos 4θ > 0 in 2D); a negative δ is
+        # the same four-fold form rotated by 45° (bcc Li's facet energies give one).
+        if not abs(self.anisotropy) < 1.0 / 15.0:
+            problems.append(f"anisotropy: must be in (-1/15, 1/15) (larger values need corner regularisation), "
                             f"got {self.anisotropy!r}")
         if not 0 < self.transfer_coefficient < 1:
             problems.append(f"transfer_coefficient: must be in (0, 1), got {self.transfer_coefficient!r}")
@@ -119,9 +121,9 @@ def apply_atomistic(p: LiPhysical, ps) -> tuple[LiPhysical, dict]:
     """κ0, W, δ and D_s from an atomistic parameter set; returns the new set and what was used."""
     gammas = [ps.require(f"surface_energy_{hkl}", units="J/m^2") for hkl in ("100", "110", "111")]
     g0, delta = fit_cubic_anisotropy(*gammas)
-    if not 0 <= delta < 1.0 / 15.0:
+    if not abs(delta) < 1.0 / 15.0:
         raise ParameterFileError(
-            f"{ps.path}: surface energies {gammas} J/m^2 give anisotropy δ = {delta:.4f}, outside [0, 1/15) "
+            f"{ps.path}: surface energies {gammas} J/m^2 give anisotropy δ = {delta:.4f}, outside (-1/15, 1/15) "
             "that the model supports", collective=True)
     ell = p.interface_length
     d0 = ps.require("self_diffusion_prefactor", units="m^2/s")
