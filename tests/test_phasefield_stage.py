@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import run_mpi
 
 h5py = pytest.importorskip("h5py")
 pytest.importorskip("petsc4py")
@@ -147,12 +148,9 @@ def test_atomistic_and_cell_inputs_map_onto_the_model(tmp_path, delta):
 
 
 def test_grid_too_small_for_the_ranks_is_one_clear_error(tmp_path):
-    from bda_hpc.launch import mpiexec_command
-
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(CH_CONFIG.format(t_end=1.0).replace("[24, 20]", "[1, 1]"))
-    r = subprocess.run(mpiexec_command(2) + [sys.executable, "-m", "bda_hpc.cli", "phasefield", "--config",
-                                             str(cfg), "--out-dir", str(tmp_path / "tiny")],
-                       capture_output=True, text=True, timeout=120)
+    r = run_mpi(2, ["-m", "bda_hpc.cli", "phasefield", "--config", str(cfg), "--out-dir", str(tmp_path / "tiny")],
+                timeout=120)
     assert r.returncode != 0
     assert "cannot be split over 2 ranks" in r.stderr
