@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import SolverError
+from ..petsc_options import prefixed_defaults
 from .assembly import log_event
 
 LOG = logging.getLogger("bda_hpc.fem")
@@ -39,16 +40,8 @@ class LinearSolver:
 
         self.comm = comm
         self.prefix = prefix
-        opts = PETSc.Options()
-        # The config's values go into the global options database for this solver's lifetime only
-        # (multigrid reads some of them at setup); destroy() takes them out again, so one solver's
-        # settings never leak into the next. Options already there (command line) always win.
-        self._inserted = []
-        for key, value in {**DEFAULT_OPTIONS, **dict(options or {})}.items():
-            name = f"{prefix}{key}"
-            if not opts.hasName(name):
-                opts.setValue(name, str(value).lower() if isinstance(value, bool) else str(value))
-                self._inserted.append(name)
+        # In the options database for this solver's lifetime only (multigrid reads some at setup).
+        self._defaults = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **dict(options or {})}).insert()
         self.ksp = PETSc.KSP().create(comm=comm)
         self.ksp.setOptionsPrefix(prefix)
         self.ksp.setFromOptions()
@@ -71,10 +64,5 @@ class LinearSolver:
         return info
 
     def destroy(self) -> None:
-        from petsc4py import PETSc
-
         self.ksp.destroy()
-        opts = PETSc.Options()
-        for name in self._inserted:
-            opts.delValue(name)
-        self._inserted = []
+        self._defaults.remove()

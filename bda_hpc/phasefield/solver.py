@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from ..errors import SolverError
+from ..petsc_options import prefixed_defaults
 from .grid import Grid
 from .sparsity import Sparsity
 
@@ -38,35 +39,6 @@ DEFAULT_OPTIONS = {
     "ksp_type": "preonly",
     "pc_type": "lu",
 }
-
-
-class default_options:
-    """Context: ``options`` in the PETSc database unless already given (the command line wins).
-
-    The inserted entries are removed on exit so that the next solver in the same process does not
-    inherit this one's settings.
-    """
-
-    def __init__(self, prefix: str, options: dict):
-        self.prefix = prefix
-        self.options = options
-
-    def __enter__(self):
-        from petsc4py import PETSc
-
-        self.db = PETSc.Options()
-        self.inserted = []
-        for key, value in self.options.items():
-            name = self.prefix + key
-            if not self.db.hasName(name):
-                self.db.setValue(name, str(value).lower() if isinstance(value, bool) else str(value))
-                self.inserted.append(name)
-        return self
-
-    def __exit__(self, *exc):
-        for name in self.inserted:
-            self.db.delValue(name)
-        return False
 
 
 class PhaseFieldSolver:
@@ -105,7 +77,7 @@ class PhaseFieldSolver:
         self.ts.setErrorIfStepFails(False)  # a failed step ends TSSolve with a reason we turn into SolverError
         self.ts.setMonitor(self._monitor)
         # kept until destroy(): sub-solvers (ASM blocks, field splits) read their options at first setup
-        self._options = default_options(prefix, {**DEFAULT_OPTIONS, **(options or {})}).__enter__()
+        self._options = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **(options or {})}).insert()
         self.ts.setFromOptions()
         self._exclude_algebraic_fields_from_error()
         self.step_callbacks = []
@@ -221,7 +193,7 @@ class PhaseFieldSolver:
         snes.setFunction(function, residual)
         J = self.J.duplicate()
         snes.setJacobian(jacobian, J, J)
-        with default_options(self.prefix + "init_", {"snes_rtol": "1e-10", "ksp_type": "preonly", "pc_type": "lu",
+        with prefixed_defaults(self.prefix + "init_", {"snes_rtol": "1e-10", "ksp_type": "preonly", "pc_type": "lu",
                                                      "pc_factor_mat_solver_type": "mumps" if self.comm.size > 1
                                                      else "petsc"}):
             snes.setFromOptions()
@@ -289,7 +261,7 @@ class PhaseFieldSolver:
         return self.comm.allreduce(self.model.energy(self.grid, u))
 
     def destroy(self) -> None:
-        self._options.__exit__(None, None, None)
+        self._options.remove()
         for v in getattr(self, "_tolerance_vecs", []):
             v.destroy()
         self.ts.destroy()

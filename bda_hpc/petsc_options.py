@@ -1,0 +1,45 @@
+"""Config defaults in the PETSc options database, without ever overriding the command line.
+
+Each solver has an options prefix (``pf_``, ``fem_``, ``dfn_``); its TOML defaults are inserted under
+that prefix unless the user already gave the option (command line, ``PETSC_OPTIONS``), and are taken
+out again when the solver is done, so that one solver's settings never leak into the next solver in
+the same process. ``setFromOptions()`` then reads them as usual.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class prefixed_defaults:
+    """Context manager (or ``insert()``/``remove()`` pair) for one solver's default options."""
+
+    def __init__(self, prefix: str, options: Mapping):
+        self.prefix = prefix
+        self.options = dict(options)
+        self.inserted: list[str] = []
+
+    def insert(self) -> prefixed_defaults:
+        from petsc4py import PETSc
+
+        db = PETSc.Options()
+        for key, value in self.options.items():
+            name = self.prefix + key
+            if not db.hasName(name):
+                db.setValue(name, str(value).lower() if isinstance(value, bool) else str(value))
+                self.inserted.append(name)
+        return self
+
+    def remove(self) -> None:
+        from petsc4py import PETSc
+
+        db = PETSc.Options()
+        for name in self.inserted:
+            db.delValue(name)
+        self.inserted = []
+
+    def __enter__(self) -> prefixed_defaults:
+        return self.insert()
+
+    def __exit__(self, *exc) -> bool:
+        self.remove()
+        return False
