@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def write_fields(
     with _open(tmp, "w", comm) as f:
         for name, local in fields.items():
             ds = f.create_dataset(name, shape=block.global_shape, dtype=np.asarray(local).dtype)
-            with ds.collective if (comm is not None and comm.size > 1) else _nullcontext():
+            with ds.collective if (comm is not None and comm.size > 1) else nullcontext():
                 ds[block.slices] = local
         if block.spacing is not None:
             f.attrs["spacing"] = np.asarray(block.spacing, dtype=float)
@@ -96,14 +97,6 @@ def write_fields(
     if comm is not None:
         comm.Barrier()
     return path
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def read_fields(path: str | os.PathLike, names: Sequence[str], block: Block, comm=None) -> dict[str, np.ndarray]:
