@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
 from bda_hpc.errors import SolverError
+from bda_hpc.petsc_options import prefixed_defaults
 
 from .experiment import StepPlan
 from .grid import Grid
@@ -49,7 +50,6 @@ EVENT_NAMES = ("lower voltage cut-off", "upper voltage cut-off", "current below 
                "positive surface stoichiometry below the OCP range",
                "positive surface stoichiometry above the OCP range",
                "electrolyte depleted (below 0.1 % of its initial concentration or the table range)")
-_SET_HERE: set[str] = set()  # option names this module put into PETSc's global database
 RANGE_EVENTS = set(range(3, 8))
 MAX_STEPS = 200_000  # per experiment step; a 1C discharge takes ~200
 RANGE_SUBJECTS = {3: "negative surface stoichiometry", 4: "negative surface stoichiometry",
@@ -88,7 +88,8 @@ class DfnSolver:
         self.F = PETSc.Vec().createSeq(n)
         self.atol_vec = PETSc.Vec().createSeq(n)
         self.atol_vec.array[:] = atol * grid.scales()
-        self._options(petsc_options or {})
+        # defaults < TOML [cell.petsc] < command line / PETSC_OPTIONS; present only while setFromOptions runs
+        self.options = {**DEFAULT_OPTIONS, **{k: str(v) for k, v in (petsc_options or {}).items()}}
         self.algebraic = np.flatnonzero(grid.differential_mask() == 0)
         self._potential_rows = np.flatnonzero(self.algebraic != grid.slices["I"].start)
         t = grid.params.tables
@@ -99,16 +100,6 @@ class DfnSolver:
         self._i_index = grid.slices["I"].start
         self.stage = PETSc.Log.Stage("dfn solve")
         self.ev_jac = PETSc.Log.Event("dfn jacobian")
-
-    def _options(self, user: dict):
-        """Defaults < TOML [cell.petsc] < command line / PETSC_OPTIONS (applied by setFromOptions)."""
-        opts = self.PETSc.Options()
-        for key, value in {**DEFAULT_OPTIONS, **{k: str(v) for k, v in user.items()}}.items():
-            name = "dfn_" + key
-            if opts.hasName(name) and name not in _SET_HERE:
-                continue  # given on the command line or in PETSC_OPTIONS
-            opts[name] = value
-            _SET_HERE.add(name)
 
     # ---- PETSc callbacks -------------------------------------------------------------------
     def _ifunction(self, ts, t, U, Udot, F):
@@ -221,13 +212,14 @@ class DfnSolver:
             ts.setEventHandler([-1] * n_ev, [True] * n_ev, self._event, postevent=self._postevent)
             ts.setEventTolerances(tol=1e-9)
             ts.setMonitor(self._monitor)
-            opts = PETSc.Options()
-            dt_max = opts.getReal("dfn_ts_adapt_dt_max", 1e300)
-            if plan.max_dt is not None:  # resolve every sample of a drive cycle
-                opts["dfn_ts_adapt_dt_max"] = min(dt_max, plan.max_dt)
-            ts.setFromOptions()
-            if plan.max_dt is not None:
-                opts["dfn_ts_adapt_dt_max"] = dt_max
+            with prefixed_defaults("dfn_", self.options):
+                opts = PETSc.Options()
+                dt_max = opts.getReal("dfn_ts_adapt_dt_max", 1e300)
+                if plan.max_dt is not None:  # resolve every sample of a drive cycle
+                    opts["dfn_ts_adapt_dt_max"] = min(dt_max, plan.max_dt)
+                ts.setFromOptions()
+                if plan.max_dt is not None:
+                    opts["dfn_ts_adapt_dt_max"] = dt_max
             U.array[:] = u
             self.stage.push()
             try:
