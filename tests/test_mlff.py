@@ -87,19 +87,41 @@ def small_training(structures, epochs, seed=5, **kw):
     return dset, ts, Trainer
 
 
-def test_training_force_path_matches_c_core():
-    """Training's forces (torch MLP x C descriptor derivatives) equal the C core's forces of the same model."""
+def test_training_force_and_stress_paths_match_c_core():
+    """Training's forces and stresses (torch MLP x C descriptor derivatives) equal the C core's of the same model."""
+    from bda_hpc.atomistic.properties import EV_PER_A3_TO_GPA
     from bda_hpc.atomistic.training import Batches, predict
 
     structures = load_dataset(li_data("test.json"))[::6]
     dset, ts, Trainer = small_training(structures, 1)
     trainer = Trainer(structures, dset, ts)
     allb = Batches(trainer.data, np.arange(len(structures)), trainer.shift, trainer.scale)
-    energy, forces = predict(trainer.model, allb, create_graph=False)
+    energy, forces, stress = predict(trainer.model, allb, create_graph=False)
     ev = NNPEvaluator(trainer.model.to_model(dset))
     ref = [ev.compute_structure(s) for s in structures]
     assert np.allclose(energy.detach().numpy(), [r.energy for r in ref], rtol=1e-12)
     assert np.allclose(forces.detach().numpy(), np.concatenate([r.forces for r in ref]), atol=1e-10)
+    ref_stress = np.array([r.stress for r in ref]) * EV_PER_A3_TO_GPA
+    assert np.abs(ref_stress).max() > 0.05  # GPa: a check that means something
+    assert np.allclose(stress.detach().numpy(), ref_stress, atol=1e-10)
+
+
+def test_data_stress_convention_matches_dft_energy_differences():
+    """Converted virial_stress (tension positive) = (1/V) dE/dstrain from the uniaxial Elastic cells' energies."""
+    import re
+
+    elastic = [s for s in load_dataset(li_data("training.json")) if s.group == "Elastic"]
+    mode1 = {}
+    for s in elastic:
+        m = re.search(r"mode 1, strain (-?[\d.]+)", s.name)
+        if m:
+            mode1[float(m.group(1))] = s
+    lo, hi = mode1[-0.01], mode1[-0.005]
+    volume = abs(np.linalg.det(lo.cell + hi.cell) / 8)  # cell at strain -0.0075
+    fd = (hi.energy - lo.energy) / 0.005 / volume  # eV/Å^3, xx
+    assert fd == pytest.approx(0.5 * (lo.stress[0] + hi.stress[0]), rel=0.05)
+    assert fd < 0  # compressed cells push outwards: negative (tensile-positive) stress
+    assert not elastic[0].stress_mask[3:].any() and elastic[0].stress_mask[:3].all()
 
 
 def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):

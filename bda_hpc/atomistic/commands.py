@@ -84,11 +84,11 @@ def _plot_history(history, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax[0].semilogy(history[:, 0], history[:, 2])
-    ax[0].set(xlabel="epoch", ylabel="validation energy RMSE (meV/atom)")
-    ax[1].semilogy(history[:, 0], history[:, 3])
-    ax[1].set(xlabel="epoch", ylabel="validation force RMSE (eV/Å)")
+    fig, ax = plt.subplots(1, 3, figsize=(12, 3.5))
+    labels = ["energy RMSE (meV/atom)", "force RMSE (eV/Å)", "stress RMSE (GPa)"]
+    for k, label in enumerate(labels):
+        ax[k].semilogy(history[:, 0], history[:, 2 + k])
+        ax[k].set(xlabel="epoch", ylabel=f"validation {label}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -52,6 +52,7 @@ class TrainingSettings:
     patience: int = 60  # early stopping: epochs without validation gain
     energy_weight: float = 1.0  # loss = w_E mean((dE/N)^2) + w_F mean(dF^2), eV and eV/Å
     force_weight: float = 0.02
+    stress_weight: float = 0.0  # + w_S mean(dsigma^2), sigma in GPa (0: energies and forces only)
     threads: int = 1  # torch threads (1: the machine is shared; more threads rarely pay for these small nets)
     checkpoint_every: int = 25
 
@@ -65,8 +66,9 @@ class TrainingSettings:
         for key in ("learning_rate", "energy_weight"):
             if not getattr(self, key) > 0:
                 out.append(f"{key}: must be positive, got {getattr(self, key)}")
-        if self.force_weight < 0:
-            out.append(f"force_weight: must be >= 0, got {self.force_weight}")
+        for key in ("force_weight", "stress_weight"):
+            if getattr(self, key) < 0:
+                out.append(f"{key}: must be >= 0, got {getattr(self, key)}")
         if not self.hidden or min(self.hidden) < 1:
             out.append(f"hidden: needs at least one layer of width >= 1, got {self.hidden}")
         return out

@@ -3,7 +3,9 @@
 The C core computes each structure's scaled descriptors and their derivatives with
 respect to the neighbour vectors once; an epoch then only runs the per-element MLPs:
 forces are F = -dE/dr = -sum_i dE/dG_i . dG_i/dr (double back-propagation through
-the MLP, the descriptor derivatives fixed). Loss: w_E mean((E-E_DFT)/N)^2 + w_F mean(dF^2).
+the MLP, the descriptor derivatives fixed); the stress is the same chain rule contracted with the
+neighbour vectors, sigma = (1/V) sum_p dE/dvec_p (x) vec_p (tension positive). Loss:
+w_E mean(((E-E_DFT)/N)^2) [eV] + w_F mean(dF^2) [eV/Å] + w_S mean(dsigma^2) [GPa, over trusted components].
 Descriptor scaling (mean/std of the training atoms), a per-atom reference energy (the
 mean DFT energy per atom), a seeded validation split, learning-rate halving on plateaus,
 early stopping on the validation loss, checkpoints every few epochs with resume.
@@ -22,6 +24,7 @@ import torch
 from .descriptors import DescriptorSet
 from .model_file import ElementNetwork, NNPModel
 from .neighbors import build_csr
+from .properties import EV_PER_A3_TO_GPA
 from .settings import TrainingSettings
 from .torch_nnp import TorchNNP
 
@@ -41,6 +44,10 @@ class DescriptorData:
     pair_start: np.ndarray  # (nstruct+1,)
     energy: np.ndarray  # (nstruct,) eV
     forces: np.ndarray  # (natoms, 3) eV/Å
+    vec: np.ndarray  # (nnz, 3) neighbour vectors, Å
+    volume: np.ndarray  # (nstruct,) Å^3
+    stress: np.ndarray  # (nstruct, 6) GPa, ASE Voigt order, tension positive (0 where absent)
+    stress_mask: np.ndarray  # (nstruct, 6) bool: components to train on
 
 
 def raw_descriptor_core(dset: DescriptorSet, elements: list[str]):
@@ -55,7 +62,7 @@ def raw_descriptor_core(dset: DescriptorSet, elements: list[str]):
 def compute_descriptor_data(structures, dset: DescriptorSet, elements: list[str]) -> DescriptorData:
     core = raw_descriptor_core(dset, elements)
     index = {s: t for t, s in enumerate(elements)}
-    Gs, dGs, types, centres, neighs, atom_start, pair_start = [], [], [], [], [], [0], [0]
+    Gs, dGs, types, centres, neighs, vecs, atom_start, pair_start = [], [], [], [], [], [], [0], [0]
     for s in structures:
         t = np.array([index[x] for x in s.symbols], dtype=np.int32)
         csr = build_csr(s.positions, s.cell, s.pbc, dset.cutoff, where=s.name)
@@ -65,6 +72,7 @@ def compute_descriptor_data(structures, dset: DescriptorSet, elements: list[str]
         types.append(t)
         centres.append(np.repeat(np.arange(len(s)), np.diff(csr.offsets)) + atom_start[-1])
         neighs.append(csr.neigh.astype(np.int64) + atom_start[-1])
+        vecs.append(csr.vec)
         atom_start.append(atom_start[-1] + len(s))
         pair_start.append(pair_start[-1] + len(csr.neigh))
     return DescriptorData(
@@ -77,6 +85,10 @@ def compute_descriptor_data(structures, dset: DescriptorSet, elements: list[str]
         np.array(pair_start),
         np.array([s.energy for s in structures]),
         np.concatenate([s.forces for s in structures]),
+        np.concatenate(vecs),
+        np.array([abs(np.linalg.det(s.cell)) for s in structures]),
+        np.array([s.stress * EV_PER_A3_TO_GPA if s.stress is not None else np.zeros(6) for s in structures]),
+        np.array([s.stress_mask if s.stress is not None else np.zeros(6, bool) for s in structures]),
     )
 
 
@@ -107,24 +119,39 @@ class Batches:
         self.natoms = torch.from_numpy(counts.astype(np.float64))
         self.energy = torch.from_numpy(data.energy[structs])
         self.forces = torch.from_numpy(data.forces[atoms])
+        self.vec = torch.from_numpy(data.vec[pairs])
+        self.struct_of_pair = self.struct_of_atom[self.centre]
+        self.volume = torch.from_numpy(data.volume[structs])
+        self.stress = torch.from_numpy(data.stress[structs])
+        self.stress_mask = torch.from_numpy(data.stress_mask[structs])
+
+
+VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])  # ASE order xx yy zz yz xz xy
 
 
 def predict(model: TorchNNP, b: Batches, create_graph: bool):
-    """Structure energies and atomic forces of a batch (forces through the fixed descriptor derivatives)."""
+    """Structure energies, atomic forces and stresses (GPa) of a batch, through the fixed descriptor derivatives."""
     x = b.x.clone().requires_grad_(True)
     e_atom = model.atomic_energies(x, b.types)
     energy = torch.zeros(len(b.energy), dtype=x.dtype).index_add(0, b.struct_of_atom, e_atom)
     (g,) = torch.autograd.grad(e_atom.sum(), x, create_graph=create_graph)
     c = torch.einsum("pd,pdx->px", g[b.centre], b.dx)  # dE/dvec_p
     forces = torch.zeros_like(b.forces).index_add(0, b.centre, c).index_add(0, b.neigh, -c)
-    return energy, forces
+    outer = c[:, VOIGT[0]] * b.vec[:, VOIGT[1]]  # (npairs, 6)
+    virial = torch.zeros_like(b.stress).index_add(0, b.struct_of_pair, outer)
+    stress = virial / b.volume[:, None] * EV_PER_A3_TO_GPA
+    return energy, forces, stress
 
 
 def losses(model, b: Batches, settings: TrainingSettings, create_graph: bool):
-    energy, forces = predict(model, b, create_graph)
+    """Weighted loss and the mean-square errors of energy per atom (eV), force (eV/Å) and stress (GPa)."""
+    energy, forces, stress = predict(model, b, create_graph)
     e_mse = torch.mean(((energy - b.energy) / b.natoms) ** 2)
     f_mse = torch.mean((forces - b.forces) ** 2)
-    return settings.energy_weight * e_mse + settings.force_weight * f_mse, e_mse, f_mse
+    s_err = (stress - b.stress)[b.stress_mask]
+    s_mse = torch.mean(s_err**2) if len(s_err) else torch.zeros((), dtype=stress.dtype)
+    loss = settings.energy_weight * e_mse + settings.force_weight * f_mse + settings.stress_weight * s_mse
+    return loss, e_mse, f_mse, s_mse
 
 
 class Trainer:
@@ -224,13 +251,15 @@ class Trainer:
             for start in range(0, len(perm), s.batch_structures):
                 batch = Batches(self.data, np.sort(perm[start : start + s.batch_structures]), self.shift, self.scale)
                 self.optimizer.zero_grad()
-                loss, _, _ = losses(self.model, batch, s, create_graph=True)
+                loss = losses(self.model, batch, s, create_graph=True)[0]
                 loss.backward()
                 self.optimizer.step()
-            val_loss, e_mse, f_mse = (float(v.detach()) for v in losses(self.model, self.val, s, create_graph=False))
+            val_loss, e_mse, f_mse, s_mse = (
+                float(v.detach()) for v in losses(self.model, self.val, s, create_graph=False)
+            )
             self.scheduler.step(val_loss)
             self.epoch += 1
-            self.history.append((self.epoch, val_loss, np.sqrt(e_mse) * 1e3, np.sqrt(f_mse)))
+            self.history.append((self.epoch, val_loss, np.sqrt(e_mse) * 1e3, np.sqrt(f_mse), np.sqrt(s_mse)))
             if val_loss < self.best_val:
                 self.best_val, self.bad_epochs = val_loss, 0
                 self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
@@ -239,10 +268,11 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]
             if self.epoch % 10 == 0 or self.epoch == 1:
                 log.info(
-                    "epoch %4d  validation RMSE: energy %.3f meV/atom, force %.4f eV/Å  lr %.1e  (%.0f s)",
+                    "epoch %4d  validation RMSE: energy %.3f meV/atom, force %.4f eV/Å, stress %.3f GPa  lr %.1e  (%.0f s)",
                     self.epoch,
                     np.sqrt(e_mse) * 1e3,
                     np.sqrt(f_mse),
+                    np.sqrt(s_mse),
                     lr,
                     time.perf_counter() - t0,
                 )
