@@ -126,12 +126,17 @@ def test_li_metal_parameters_only_from_resolved_results():
                              "prefactor": 2.0, "activation_energy": 0.5},
                "surface": {"temperature_K": 300.0, "D_100_A2_per_ps": 0.2, "D_100_stderr_A2_per_ps": 0.01,
                            "D_110_A2_per_ps": 0.05, "D_110_stderr_A2_per_ps": 0.04}}
-    out = parameters(results)
-    assert out["self_diffusion_prefactor"].value == pytest.approx(2.0e-8)
+    assert "self_diffusion_prefactor" not in parameters(results)  # fixed vacancy content, E_f unknown
+    # D_cell(T) = 2.0 exp(-0.05 eV / kT) at 12 vacancies in 11,664 sites and E_f = 0.5 eV: equilibrium
+    # D_self = D_cell exp(-E_f / kT) / (12 / 11664), Q = 0.55 eV, D0 = 2.0 * 972 Å^2/ps
+    T = np.array(results["diffusion"]["temperatures_K"])
+    results["diffusion"]["D_A2_per_ps"] = list(2.0 * np.exp(-0.05 / (analysis.KB_EV * T)))
+    out = parameters(results, formation_energy=0.5)
+    assert out["self_diffusion_prefactor"].value == pytest.approx(2.0 * 972 * 1e-8, rel=1e-9)
     assert out["self_diffusion_prefactor"].units == "m^2/s"
-    assert out["self_diffusion_activation_energy"].value == pytest.approx(0.5 * 1.602176634e-19)
+    assert out["self_diffusion_activation_energy"].value == pytest.approx(0.55 * 1.602176634e-19, rel=1e-9)
     assert out["surface_diffusion_100"].value == pytest.approx(0.2e-8)
     assert "surface_diffusion_110" not in out            # 0.05 ± 0.04 is not resolved
     assert out["surface_diffusion_temperature"].value == 300.0
-    results["diffusion"]["D_stderr_A2_per_ps"][0] = 5e-4   # one temperature unresolved: no Arrhenius parameters
-    assert "self_diffusion_prefactor" not in parameters(results)
+    results["diffusion"]["D_stderr_A2_per_ps"][0] = 1.0   # one temperature unresolved: no Arrhenius parameters
+    assert "self_diffusion_prefactor" not in parameters(results, formation_energy=0.5)

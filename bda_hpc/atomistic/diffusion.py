@@ -17,6 +17,8 @@ from ase.build import bulk
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
+from ..errors import SolverError
+
 log = logging.getLogger("bda_hpc.atomistic")
 KB = 8.617333262e-5  # eV/K
 
@@ -59,13 +61,23 @@ def vacancy_md_diffusivity(
     }
 
 
+def equilibrium_self_diffusion(temperatures, d_cell, vacancy_fraction: float, formation_energy: float) -> np.ndarray:
+    """D_self(T) = D_cell(T) c_v(T) / c_sim with c_v = exp(-E_f / kT) (eV; formation entropy neglected).
+
+    The tracer diffusivity in a cell with a fixed vacancy site fraction c_sim is proportional to
+    it (correlation factor included, since every atom's MSD is counted); equilibrium has c_v(T).
+    """
+    T = np.asarray(temperatures, float)
+    return np.asarray(d_cell, float) / vacancy_fraction * np.exp(-formation_energy / (KB * T))
+
+
 def arrhenius(temperatures, diffusivities) -> dict:
     """Fit D = D0 exp(-Ea / kT): returns D0 (units of D), Ea (eV) and their standard errors."""
     T, D = np.asarray(temperatures, float), np.asarray(diffusivities, float)
     if np.any(D <= 0):
-        raise ValueError("Arrhenius fit needs positive diffusivities")
+        raise SolverError(f"Arrhenius fit needs positive diffusivities, got {D.tolist()} at T = {T.tolist()} K")
     if len(T) < 3:
-        raise ValueError("Arrhenius fit needs at least three temperatures")
+        raise SolverError("Arrhenius fit needs at least three temperatures")
     X = np.column_stack([1 / (KB * T), np.ones_like(T)])
     coef, *_ = np.linalg.lstsq(X, np.log(D), rcond=None)
     slope, intercept = coef

@@ -135,7 +135,7 @@ def _static_properties(progress: Progress, calc, s) -> dict:
 
 
 def _diffusion(progress: Progress, calc, s, static, comm) -> dict:
-    from .diffusion import KB, arrhenius, vacancy_md_diffusivity
+    from .diffusion import arrhenius, equilibrium_self_diffusion, vacancy_md_diffusivity
 
     a0 = static["lattice"]["lattice_constant"]
     mine = split_evenly(len(s.md_temperatures), comm.size, comm.rank)
@@ -165,7 +165,7 @@ def _diffusion(progress: Progress, calc, s, static, comm) -> dict:
     migration = arrhenius(temps, d_cell)
     ef = static["vacancy"]["vacancy_formation_energy"]
     nsites = runs[temps[0]]["atoms"] + 1
-    d_self = nsites * d_cell * np.exp(-ef / (KB * temps))
+    d_self = equilibrium_self_diffusion(temps, d_cell, 1 / nsites, ef)
     selfdiff = arrhenius(temps, d_self)
     return {
         "md": {

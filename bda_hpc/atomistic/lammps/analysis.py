@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import SolverError
-
-KB_EV = 8.617333262e-5  # eV/K
+from ..diffusion import KB as KB_EV
+from ..diffusion import arrhenius  # noqa: F401  (the one fit of both stages, re-exported for the md tasks)
 
 
 @dataclass
@@ -55,17 +55,6 @@ def time_averaged_msd(positions: np.ndarray, max_lag: int) -> np.ndarray:
     positions = np.asarray(positions, float).reshape(len(positions), -1)
     return np.array([0.0] + [np.mean(np.sum((positions[lag:] - positions[:-lag]) ** 2, axis=1))
                              for lag in range(1, max_lag + 1)])
-
-
-def arrhenius(temperatures, diffusivities) -> dict:
-    """D = D0 exp(-Q / kT): D0 in the units of D, Q in eV, from ln D against 1/kT."""
-    T, D = np.asarray(temperatures, float), np.asarray(diffusivities, float)
-    if np.any(D <= 0):
-        raise SolverError(f"Arrhenius fit needs positive diffusivities, got {D.tolist()} at T = {T.tolist()} K")
-    x, y = 1.0 / (KB_EV * T), np.log(D)
-    A = np.column_stack([x, np.ones_like(x)])
-    (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
-    return {"prefactor": float(np.exp(intercept)), "activation_energy": float(-slope)}
 
 
 def surface_heights(positions: np.ndarray, lx: float, ly: float, bins: int) -> np.ndarray:

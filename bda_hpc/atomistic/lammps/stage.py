@@ -54,20 +54,22 @@ def run_stage(args) -> int:
         tmp.write_text(json.dumps(results, indent=1))
         tmp.replace(results_path)
 
-    new = parameters(results)
+    from ...io.params import select_by_stage
+
+    upstream = select_by_stage(args.params, "atomistic") if args.params else None
+    new = parameters(results, upstream.get("vacancy_formation_energy", units="eV") if upstream else None)
     if new:
-        _write_li_metal(out / "li_metal.h5", new, results, args, model)
+        _write_li_metal(out / "li_metal.h5", new, results, upstream, args, model)
     log.info("md: results in %s", out)
     return 0
 
 
-def _write_li_metal(path: Path, new: dict, results: dict, args, model: Path) -> None:
+def _write_li_metal(path: Path, new: dict, results: dict, upstream, args, model: Path) -> None:
     """li_metal.h5: the upstream atomistic parameters (when --params gives them) with the MD ones added."""
     import numpy as np
 
-    from ...io.params import select_by_stage, write_params
+    from ...io.params import write_params
 
-    upstream = select_by_stage(args.params, "atomistic") if args.params else None
     merged = dict(upstream.parameters) if upstream else {}
     replaced = sorted(set(merged) & set(new))
     if replaced:

@@ -134,9 +134,15 @@ def _production(table: dict, column: str) -> tuple[np.ndarray, np.ndarray]:
     return t - t[0], table[column][keep]
 
 
-def parameters(results: dict) -> dict:
-    """The li_metal.h5 parameters of the finished tasks (SI)."""
+def parameters(results: dict, formation_energy: float | None = None) -> dict:
+    """The li_metal.h5 parameters of the finished tasks (SI).
+
+    Self-diffusion is measured with a fixed number of vacancies; the equilibrium coefficient needs
+    the vacancy formation energy ``formation_energy`` (eV, from the upstream li_metal.h5) to scale
+    each D(T) to the thermal vacancy fraction. Without it no self-diffusion parameter is written.
+    """
     from ...io.params import Parameter
+    from ..diffusion import equilibrium_self_diffusion
 
     out = {}
     diff = results.get("diffusion")
@@ -146,14 +152,23 @@ def parameters(results: dict) -> dict:
     if fitted and not trusted:
         log.warning("self-diffusion not resolved (D = %s ± %s Å²/ps, Q = %.3g eV): not written to li_metal.h5; "
                     "run longer or larger", diff["D_A2_per_ps"], diff["D_stderr_A2_per_ps"], diff["activation_energy"])
+    elif trusted and formation_energy is None:
+        log.warning("self-diffusion: D at a fixed vacancy content is not the equilibrium coefficient and no vacancy "
+                    "formation energy is known (give --params li_metal.h5 from `mlff properties`): not written")
     elif trusted:
+        fraction = diff["vacancies"] / (diff["atoms"] + diff["vacancies"])
+        fit = analysis.arrhenius(diff["temperatures_K"], equilibrium_self_diffusion(
+            diff["temperatures_K"], diff["D_A2_per_ps"], fraction, formation_energy))
         method = (f"LAMMPS bda/nnp NVT, MSD of {diff['atoms']} atoms with {diff['vacancies']} vacancies at "
-                  f"{', '.join(f'{T:g}' for T in diff['temperatures_K'])} K, Arrhenius fit")
-        out["self_diffusion_prefactor"] = Parameter(diff["prefactor"] * A2_PER_PS, "m^2/s",
-                                                    "D0 of D_self = D0 exp(-Q/kT) at the simulated vacancy content",
-                                                    method)
-        out["self_diffusion_activation_energy"] = Parameter(diff["activation_energy"] * EV, "J",
-                                                            "Q of D_self = D0 exp(-Q/kT)", method)
+                  f"{', '.join(f'{T:g}' for T in diff['temperatures_K'])} K, scaled to the equilibrium vacancy "
+                  f"fraction exp(-E_f/kT), E_f = {formation_energy:.3f} eV (formation entropy neglected); "
+                  "Arrhenius fit")
+        out["self_diffusion_prefactor"] = Parameter(fit["prefactor"] * A2_PER_PS, "m^2/s",
+                                                    "D0 of D_self = D0 exp(-Q/kT), equilibrium vacancies", method,
+                                                    fit["prefactor_unc"] * A2_PER_PS)
+        out["self_diffusion_activation_energy"] = Parameter(fit["activation_energy"] * EV, "J",
+                                                            "Q of D_self = D0 exp(-Q/kT) (E_f + E_m)", method,
+                                                            fit["activation_energy_unc"] * EV)
     surf = results.get("surface")
     if surf:
         for facet in ("100", "110"):
