@@ -8,6 +8,9 @@ the plain wall-time figures are in the JSON too. Also: strong scaling
 1 -> 2 ranks on a large cell, the plugin/ASE agreement on a 16,000-atom cell and the test set (1 and
 2 ranks), test-set errors of both potentials against DFT, and memory per atom (slope of the peak RSS
 of one LAMMPS rank between two cell sizes). The machine may be shared: JSON records the load average.
+
+Strong scaling alone (the >= 100,000-atom case, shipped model, a few minutes on a quiet 2-core node):
+    .venv/bin/python benchmarks/md.py --scaling-only --json benchmarks/results/md_scaling.json
 """
 from __future__ import annotations
 
@@ -118,12 +121,17 @@ def test_set_errors(env, potential: str, workdir: Path) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller cells and fewer steps (minutes)")
     parser.add_argument("--np", type=int, default=2, help="largest rank count (default 2)")
     parser.add_argument("--model", help="NNP model .h5 (default: the shipped one, else random weights of the "
                                         "production architecture: same cost, no physics)")
     parser.add_argument("--json", default="benchmarks/results/md.json")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="only the strong-scaling case (128,000 atoms, 1 -> --np ranks, --scaling-steps steps)")
+    parser.add_argument("--scaling-steps", type=int, default=None, help="MD steps per scaling run (default 3; "
+                        "10 with --scaling-only)")
     args = parser.parse_args(argv)
 
     from bda_hpc.atomistic.lammps.build import build
@@ -146,8 +154,11 @@ def main(argv=None) -> None:
     pot = {"nnp": nnp_potential(env.plugin, model_text, ["Li"]), "snap": snap_potential(potentials)}
 
     repeat, steps = (10, 5) if args.quick else (20, 5)            # 2,000 / 16,000 atoms
-    big_repeat, big_steps = (20, 3) if args.quick else (40, 3)    # 16,000 / 128,000 atoms
+    big_repeat = 20 if args.quick and not args.scaling_only else 40   # 16,000 / 128,000 atoms
+    big_steps = args.scaling_steps or (10 if args.scaling_only else 3)
     ranks = [n for n in (1, 2, 4, 8) if n <= args.np]
+    if args.scaling_only:
+        return write_json(args.json, scaling_only(env, pot["nnp"], big_repeat, big_steps, ranks, work, model_name))
     rows = {}
     for name in ("nnp", "snap"):
         for n in ranks:
@@ -157,9 +168,7 @@ def main(argv=None) -> None:
                   flush=True)
     ase = ase_cost(model_h5, repeat if args.quick else 10, 2)
     print(f"ASE   1 rank  {ase['atoms']:7d} atoms: {ase['us_per_atom_step_core']:8.1f} µs/atom/step/core", flush=True)
-    scaling = {n: lammps_cost(env, pot["nnp"], big_repeat, big_steps, n, work / f"big{n}") for n in ranks}
-    eff = {n: scaling[1]["cpu_s"] / (n * scaling[n]["cpu_s"]) for n in ranks}
-    wall_eff = {n: scaling[1]["loop_s"] / (n * scaling[n]["loop_s"]) for n in ranks}
+    scaling, eff, wall_eff = strong_scaling(env, pot["nnp"], big_repeat, big_steps, ranks, work)
     small, large = (peak_memory(env, pot["nnp"], r, work / f"mem{r}") for r in (16, 24))
     bytes_per_atom = (large["max_rss_mb"] - small["max_rss_mb"]) * 2 ** 20 / (large["atoms"] - small["atoms"])
     agree = agreement(env, model_h5, model_text, work)
@@ -201,8 +210,34 @@ def main(argv=None) -> None:
               f"(CPU time; wall time: {wall_eff[n]:.2f})")
     print(f"memory {bytes_per_atom:.0f} B/atom/rank -> 1e7 atoms: {result['memory_for_1e7_atoms_gib']:.1f} GiB total")
     print(f"plugin vs ASE worst relative differences: {json.dumps(result['agreement_vs_ase'])}")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
+
+
+def strong_scaling(env, potential: str, repeat: int, steps: int, ranks: list[int], work: Path):
+    """Runs on each rank count; efficiencies from CPU time (what dedicated cores take) and from wall time."""
+    runs = {n: lammps_cost(env, potential, repeat, steps, n, work / f"big{n}") for n in ranks}
+    eff = {n: runs[1]["cpu_s"] / (n * runs[n]["cpu_s"]) for n in ranks}
+    wall_eff = {n: runs[1]["loop_s"] / (n * runs[n]["loop_s"]) for n in ranks}
+    return runs, eff, wall_eff
+
+
+def scaling_only(env, potential: str, repeat: int, steps: int, ranks: list[int], work: Path, model_name: str):
+    runs, eff, wall_eff = strong_scaling(env, potential, repeat, steps, ranks, work)
+    for n in ranks:
+        r = runs[n]
+        print(f"{r['atoms']} atoms, {n} rank(s), {steps} steps: loop {r['loop_s']:.1f} s, CPU {r['cpu_percent']:.0f} %, "
+              f"{r['us_per_atom_step_core']:.1f} µs/atom/step/core, efficiency {eff[n]:.2f} (wall {wall_eff[n]:.2f})")
+    return {"benchmark": "md", "scaling_only": True, "model": model_name, "machine": platform.node(),
+            "cpus": os.cpu_count(), "loadavg": os.getloadavg(), "lammps_version": env.lammps_version,
+            "strong_scaling_atoms": runs[1]["atoms"], "steps": steps,
+            **{f"strong_scaling_efficiency_{n}": eff[n] for n in ranks if n > 1},
+            **{f"strong_scaling_efficiency_{n}_wall": wall_eff[n] for n in ranks if n > 1},
+            "strong_scaling": {str(n): r for n, r in runs.items()}}
+
+
+def write_json(path, result: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
