@@ -2,9 +2,11 @@
 
     python benchmarks/design.py [--quick] [--np CORES] [--json PATH] [--work-dir DIR]
 
-1. Sweep: N simulations of worked problem (b) (DFN cell, 1C discharge + 15-min charge, see
-   ``bda_hpc.design.problems.CellFastCharge``) over the design space of
-   ``examples/design_fastcharge.toml`` by Latin hypercube, CORES worker processes. Reported:
+1. Sweep: N simulations by Latin hypercube, CORES worker processes, of ``--sweep cell`` (default):
+   worked problem (b) (DFN cell, 1C discharge + 15-min charge, ``bda_hpc.design.problems.CellFastCharge``)
+   over the design space of ``examples/design_fastcharge.toml``; or ``--sweep dendrite``: the phase-field
+   Li model over the four-input space of ``examples/design_dendrite_sweep.toml`` (tip height and current
+   density after a fixed plated charge). Reported:
    simulations per hour, per core, and the parallel efficiency (sum of the runs' own seconds /
    (wall x CORES)); failed runs are counted, not dropped. The run table is checkpointed in the work
    dir, so a killed benchmark resumes.
@@ -32,19 +34,33 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+# the simulator swept for the surrogate figures: its design space (an example config) and the outputs assessed
+SWEEPS = {
+    "cell": {"example": "examples/design_fastcharge.toml", "json": "design.json",
+             "outputs": ["discharge_capacity", "energy_density", "anode_overpotential_min"],
+             "title": "cell_fastcharge (DFN Chen2020, 1C discharge + 15-min charge)"},
+    "dendrite": {"example": "examples/design_dendrite_sweep.toml", "json": "design_tipheight.json",
+                 "outputs": ["max_dendrite_height", "current_density", "space_utilisation"],
+                 "title": "dendrite_threshold (phase-field Li, 32x24 µm, tip height after 1e4 C/m^2)"},
+}
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="24 simulations instead of 208 (seconds, not minutes)")
     ap.add_argument("--np", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    ap.add_argument("--json", default=str(REPO / "benchmarks/results/design.json"), help="where to write JSON")
+    ap.add_argument("--json", default=None,
+                    help="where to write JSON (default: benchmarks/results/design.json, or design_tipheight.json "
+                         "for --sweep dendrite)")
+    ap.add_argument("--sweep", choices=sorted(SWEEPS), default="cell", help="which simulator to sweep")
     ap.add_argument("--problems", default="b", help="worked problems to run: 'b', 'a', 'ab' or '' (none)")
     ap.add_argument("--skip-sweep", action="store_true", help="only the worked problems")
     ap.add_argument("--work-dir", default=str(REPO / "out/bench_design"),
                     help="run table checkpoint (resume) and plots")
     args = ap.parse_args(argv)
+    args.json = args.json or str(REPO / "benchmarks/results" / SWEEPS[args.sweep]["json"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")  # loop progress
-    work = Path(args.work_dir) / ("quick" if args.quick else "full")
+    work = Path(args.work_dir) / (("quick" if args.quick else "full") + ("" if args.sweep == "cell" else "_" + args.sweep))
     work.mkdir(parents=True, exist_ok=True)
 
     result = {"benchmark": "design", "quick": args.quick, "machine": os.uname().nodename, "cores": os.cpu_count(),
@@ -72,12 +88,13 @@ def sweep_and_surrogates(args, work: Path) -> dict:
     from bda_hpc.design.surrogate import EnsembleSurrogate, SurrogateSettings
 
     torch.set_num_threads(1)
-    example = REPO / "examples/design_fastcharge.toml"
+    sweep_def = SWEEPS[args.sweep]
+    example = REPO / sweep_def["example"]
     cfg = load_section(example, "design", DesignConfig)
     problem, space = build(cfg, str(example))
     n = 24 if args.quick else 208
     # 1. sweep
-    evaluator = make_evaluator(args.np)
+    evaluator = make_evaluator(args.np, cfg.run_timeout)
     runs = RunTable(problem, space, evaluator, work / "sweep.h5")
     X = space.sample(n, "lhs", seed=11)
     done_before = len(runs.data)
@@ -96,17 +113,23 @@ def sweep_and_surrogates(args, work: Path) -> dict:
     n_new = len(data) - done_before
     sweep = {"simulations": len(data), "failed": int((~data.ok).sum()), "workers": args.np,
              "mean_simulation_s": float(run_seconds[data.ok].mean())}
-    if n_new:  # throughput only from runs timed in this session
-        sweep.update({"wall_s": wall, "simulations_per_hour": 3600.0 * n_new / wall,
+    timing = work / "sweep_timing.json"  # throughput is kept from the session that ran the simulations
+    if n_new:
+        sweep.update({"wall_s": wall, "simulations_timed": n_new, "simulations_per_hour": 3600.0 * n_new / wall,
                       "simulations_per_hour_per_core": 3600.0 * n_new / wall / args.np,
-                      "parallel_efficiency": float(run_seconds[new].sum() / (wall * args.np))})
+                      "parallel_efficiency": float(run_seconds[new].sum() / (wall * args.np)),
+                      "load_average": os.getloadavg()})
+        timing.write_text(json.dumps(sweep, indent=1))
+    elif timing.exists():
+        sweep.update({k: v for k, v in json.loads(timing.read_text()).items() if k not in sweep})
+    print(f"sweep done: {json.dumps(sweep)}", flush=True)
 
     # 2. surrogates
     settings = SurrogateSettings(**{**cfg.surrogate.__dict__, "epochs": 1500, "patience": 150})
-    outputs = ["discharge_capacity", "energy_density", "anode_overpotential_min"]
+    outputs = sweep_def["outputs"]
     report = assess_surrogates(data, space, outputs, settings, seed=0, with_learning_curve=True)
     U = space.to_unit(data.X[data.ok])
-    y = data.column("discharge_capacity")[data.ok]
+    y = data.column(outputs[0])[data.ok]
     t0 = time.perf_counter()
     sur = EnsembleSurrogate(settings).fit(U[: int(0.85 * len(y))], y[: int(0.85 * len(y))],
                                           U[int(0.85 * len(y)):], y[int(0.85 * len(y)):])
@@ -128,10 +151,11 @@ def sweep_and_surrogates(args, work: Path) -> dict:
     plots.parity(report, problem.outputs, Path(f"{stem}_parity.png"))
     plots.learning_curves(report, Path(f"{stem}_learning_curve.png"))
     result = {
-        "problem": "cell_fastcharge (DFN Chen2020, 1C discharge + 15-min 1.5C charge)",
+        "problem": sweep_def["title"], "design_space": sweep_def["example"],
         "sweep": sweep,
         "surrogates": {k: {"r2": r["r2"], "mae": r["mae"], "n_train": r["n_train"], "n_test": r["n_test"],
-                           "learning_curve": r["learning_curve"]} for k, r in report.items()},
+                           "learning_curve": r["learning_curve"], "calibration": r["calibration"],
+                           "test_coverage": r["coverage"]} for k, r in report.items()},
         "surrogate_training_s": train_s, "surrogate_epochs": sur.epochs_run,
         "surrogate_members": settings.members, "surrogate_hidden": settings.hidden,
         "surrogate_eval_single_s": single_s, "surrogate_eval_per_point_batch1000_s": per_point_batch_s,
@@ -146,6 +170,10 @@ def sweep_and_surrogates(args, work: Path) -> dict:
     for k, r in report.items():
         print(f"{'test R2 / MAE ' + k:44s} {r['r2']:.4f} / {r['mae']:.4g} {problem.outputs[k]} "
               f"(train {r['n_train']}, test {r['n_test']})")
+    for k, r in report.items():
+        raw, cal = r["coverage"]["raw"], r["coverage"]["calibrated"]
+        print(f"{'coverage 68/95 % raw -> calibrated ' + k:44s} {raw['68']:.2f}/{raw['95']:.2f} -> "
+              f"{cal['68']:.2f}/{cal['95']:.2f}")
     print(f"{'ensemble training s (' + str(settings.members) + ' members)':44s} {train_s:.3g}")
     print(f"{'surrogate eval s (1 point / per point of 1000)':44s} {single_s:.3g} / {per_point_batch_s:.3g}")
     print(f"{'speed-up over one simulation (1 / batch)':44s} {result['speedup_single']:.3g} / "

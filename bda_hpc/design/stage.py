@@ -175,5 +175,6 @@ def _log_summary(problem, verify, answer, compare, report):
     for k, (v, u) in compare.items():
         log.info("  %-28s %.6g %s", k, v, u)
     for k, r in report.items():
-        log.info("  surrogate %-24s test R² = %.4f  MAE = %.4g (n_train %d, n_test %d)", k, r["r2"], r["mae"],
-                 r["n_train"], r["n_test"])
+        log.info("  surrogate %-24s test R² = %.4f  MAE = %.4g (n_train %d, n_test %d); 68/95 %% intervals "
+                 "cover %.2f/%.2f of the test runs (raw spread: %.2f/%.2f)", k, r["r2"], r["mae"], r["n_train"],
+                 r["n_test"], *r["coverage"]["calibrated"].values(), *r["coverage"]["raw"].values())

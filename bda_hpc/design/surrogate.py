@@ -6,6 +6,13 @@ standardised with the training data's mean/std, outputs likewise; predictions co
 output's own units. The ensemble spread is the uncertainty: it is small where the data pin the
 function down and grows away from them, which is how extrapolation is flagged (``assess``), together
 with the distance of a query point outside the box spanned by the training inputs.
+
+A raw ensemble spread is overconfident (members trained on the same data agree more than they are
+right: session-1 verification errors were 7-10 spreads). ``calibrate`` therefore fits, on held-out
+validation runs, sigma = sqrt((a * spread)^2 + b^2) by maximum Gaussian likelihood (variance scaling,
+Kuleshov et al. 2018 / Levi et al. 2019, plus a floor b for the error the members share everywhere);
+``fit`` does this on its validation data when it has enough of them, and ``predict`` returns the
+calibrated sigma from then on (``raw=True`` gives the plain spread).
 """
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from ..errors import InputError
 
@@ -32,6 +40,8 @@ class SurrogateSettings:
     # a query is flagged as an extrapolation when its spread exceeds this multiple of the largest
     # spread seen on the training inputs, or when it lies outside the training inputs' box
     spread_factor: float = 3.0
+    # validation runs needed before the spread is calibrated on them (fewer: the raw spread is used)
+    calibration_min: int = 5
 
     def validate(self) -> list[str]:
         problems = []
@@ -77,6 +87,7 @@ class EnsembleSurrogate:
         if problems:
             raise InputError("surrogate settings: " + "; ".join(problems))
         self.model = None
+        self.calibration = (1.0, 0.0)  # (a, b) of sigma = sqrt((a spread)^2 + b^2); identity until calibrated
 
     def fit(self, X, y, X_val=None, y_val=None, *, warm_start: bool = False, epochs: int | None = None):
         """Train on (X, y); validation data drive early stopping (without them, the last epoch is kept).
@@ -122,8 +133,26 @@ class EnsembleSurrogate:
             for keep, p in zip(best_state, self.model.parameters()):
                 p.copy_(keep)
         self.epochs_run = epoch + 1
-        self.train_spread = float(self.predict(X)[1].max())
+        if not warm_start and has_val and len(y_val) >= s.calibration_min:
+            self.calibrate(X_val, y_val)
+        self.train_spread = float(self.predict(X, raw=True)[1].max())
         return self
+
+    def calibrate(self, X, y) -> tuple[float, float]:
+        """Fit (a, b) of sigma = sqrt((a spread)^2 + b^2) to held-out (X, y) by Gaussian likelihood."""
+        mean, spread = self.predict(X, raw=True)
+        r2 = (np.asarray(y, float).ravel() - mean) ** 2
+        spread2 = np.maximum(spread, 1e-12 * self.y_std) ** 2
+
+        def nll(p):  # log-parameters keep a, b positive; the scale of b is the output's spread
+            var = np.exp(2 * p[0]) * spread2 + (np.exp(p[1]) * self.y_std) ** 2
+            return 0.5 * np.sum(np.log(var) + r2 / var)
+
+        a0 = np.sqrt(np.mean(r2 / spread2))
+        best = minimize(nll, [np.log(max(a0, 1e-6)), np.log(1e-3)], method="Nelder-Mead",
+                        options={"xatol": 1e-4, "fatol": 1e-8, "maxiter": 2000})
+        self.calibration = (float(np.exp(best.x[0])), float(np.exp(best.x[1]) * self.y_std))
+        return self.calibration
 
     def _tensor_x(self, X):
         z = (np.asarray(X, float) - self.x_mean) / self.x_std
@@ -142,19 +171,27 @@ class EnsembleSurrogate:
             z = self.model(self._tensor_x(np.atleast_2d(X)))[:, :, 0].numpy()
         return z.astype(float) * self.y_std + self.y_mean
 
-    def predict(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, X, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sigma): sigma is the calibrated uncertainty, or with ``raw`` the members' spread."""
         p = self.members_predict(X)
-        return p.mean(0), p.std(0, ddof=1)
+        spread = p.std(0, ddof=1)
+        if raw:
+            return p.mean(0), spread
+        a, b = self.calibration
+        return p.mean(0), np.sqrt((a * spread) ** 2 + b ** 2)
 
     def assess(self, X) -> dict:
-        """Mean, spread and extrapolation flags: outside the training box (distance in units of the
-        box size, 0 inside) or spread above ``spread_factor`` x the largest spread on the training data."""
+        """Mean, calibrated sigma and extrapolation flags: outside the training box (distance in units
+        of the box size, 0 inside) or members' spread above ``spread_factor`` x its largest value on the
+        training data. The flag compares spreads, not sigmas: the calibration's scale cancels in the
+        ratio, and its floor (the error shared everywhere) does not grow away from the data."""
         X = np.atleast_2d(np.asarray(X, float))
         mean, std = self.predict(X)
+        spread = self.predict(X, raw=True)[1]
         size = np.where(self.upper > self.lower, self.upper - self.lower, 1.0)
         outside = np.maximum(self.lower - X, 0) + np.maximum(X - self.upper, 0)
         distance = (outside / size).max(axis=1)
-        uncertain = std > self.settings.spread_factor * max(self.train_spread, 1e-12 * abs(self.y_std))
+        uncertain = spread > self.settings.spread_factor * max(self.train_spread, 1e-12 * abs(self.y_std))
         return {"mean": mean, "std": std, "outside_distance": distance,
                 "extrapolating": (distance > 0) | uncertain}
 
