@@ -1,7 +1,9 @@
 """Regressors behind one scikit-learn interface: ``build_model(kind, params, seed)``.
 
 Every model but the ``mean`` baseline standardises its inputs and learns
-log10(cycle life) (lives span a decade; errors are roughly proportional).
+log10(cycle life) by default (lives span a decade; errors are roughly
+proportional); ``target="cycles"`` learns cycle life itself (a choice the
+selection protocol makes by cross-validation).
 The torch MLP is a small scikit-learn compatible estimator so that the same
 pipelines, cross-validation and pickling work for all of them.
 """
@@ -16,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import ConfigError
 
+TARGETS = ("log10", "cycles")
 KINDS = ("mean", "linear", "elastic_net", "pls", "gbt", "mlp")
 DEFAULTS = {
     "mean": {},
@@ -119,13 +122,17 @@ def model_params(kind: str, params: dict | None = None) -> dict:
     return {**DEFAULTS[kind], **params}
 
 
-def build_model(kind: str, params: dict | None = None, seed: int = 0, clip: bool = False):
-    """An unfitted estimator for cycle life (cycles) from a feature matrix (``clip``: see ClipToTrainingRange)."""
+def build_model(kind: str, params: dict | None = None, seed: int = 0, clip: bool = False, target: str = "log10"):
+    """An unfitted estimator for cycle life (cycles) from a feature matrix (``clip``: see ClipToTrainingRange;
+    ``target``: the scale the regressor learns, "log10" of cycle life or "cycles")."""
     params = model_params(kind, params)
+    if target not in TARGETS:
+        raise ConfigError(f"target {target!r} unknown (use one of {', '.join(TARGETS)})")
     if kind == "mean":
         return DummyRegressor(strategy="mean")
-    model = TransformedTargetRegressor(regressor=make_pipeline(StandardScaler(), _core(kind, params, seed)),
-                                       func=np.log10, inverse_func=_exp10, check_inverse=False)
+    model = make_pipeline(StandardScaler(), _core(kind, params, seed))
+    if target == "log10":
+        model = TransformedTargetRegressor(regressor=model, func=np.log10, inverse_func=_exp10, check_inverse=False)
     return ClipToTrainingRange(model) if clip else model
 
 
@@ -140,8 +147,8 @@ def predict(model, X) -> np.ndarray:
 def importances(model, n_features: int) -> np.ndarray | None:
     """Feature importance where the model has one (|standardised coefficient| or impurity decrease)."""
     model = getattr(model, "estimator", model)
-    core = getattr(model, "regressor_", None)
-    if core is None:
+    core = getattr(model, "regressor_", model)
+    if not hasattr(core, "steps"):
         return None
     last = core[-1]
     if hasattr(last, "feature_importances_"):
