@@ -86,6 +86,27 @@ def test_physics_informed_forecast_learns_law_generated_cells():
     assert result["physics"]["seeds"] == [0, 1]
 
 
+def test_calibration_of_a_fold_uses_only_the_other_folds_of_its_cv_kind():
+    from bda_hpc.lifetime import calibration
+
+    data = trajectory.prepare(synthetic_fleet(), 100)
+    fl = trajectory.folds(data, trajectory.TrajectoryConfig(within_folds=4), seed=0)
+    results = [{"baseline_linear": {"mean": trajectory.linear_forecast(data, held)[0],
+                                    "std": np.zeros((held.size, laws.HORIZON))}} for _, held in fl]
+    trajectory.calibrate(data, fl, results, 0.9)
+    errors = [calibration.normalised_errors(data.q[held], data.cycle_life[held], 100, r["baseline_linear"]["mean"],
+                                            r["baseline_linear"]["std"]) for (_, held), r in zip(fl, results)]
+    for kind in ("within", "across"):
+        ks = [k for k, (name, _) in enumerate(fl) if name.startswith(kind)]
+        others = [errors[k] for k in ks[1:]]           # fold ks[0] must be calibrated on these alone
+        expected = calibration.fit_scale(np.concatenate([h for h, _ in others]), np.concatenate([r for _, r in others]),
+                                         0.9, results[ks[0]]["baseline_linear"]["calibration_scale"].size)
+        assert np.array_equal(results[ks[0]]["baseline_linear"]["calibration_scale"], expected)
+    summary = trajectory.summarise(fl, [{"baseline_linear": {**r["baseline_linear"], **trajectory.score(
+        data, held, r["baseline_linear"]["mean"][None], 1.645)}} for (_, held), r in zip(fl, results)])
+    assert 0 < summary["baseline_linear"]["within"]["band_coverage_calibrated"][0] <= 1
+
+
 def test_end_of_life_of_a_forecast():
     q = np.linspace(1.0, 0.8, 2000)[None]
     eol = trajectory.end_of_life(q, 100)
@@ -103,6 +124,30 @@ def test_warning_flags_the_fast_fader_and_not_the_fleet():
     others = [f for f, s in zip(result["flag_cycle"], result["short_lived"]) if not s]
     assert result["false_alarm_rate"] == np.mean([f is not None for f in others]) == 0.0
     assert result["lead_cycles"][-1] == cells[-1].cycle_life - result["flag_cycle"][-1]
+
+
+def test_capacity_drop_baseline_flags_at_the_known_crossing():
+    """Noise-free law cells: the baseline flags at the first check after the law falls 10 % below Q0."""
+    cells = [law_cell(f"C{k}", 0.03, 0.02 + 0.01 * k, 0.5, n=1300, noise=0.0) for k in range(4)]
+    cfg = warning.WarningConfig(fleet="all", start=100, step=25)
+    result = warning.capacity_drop_rule(cells, cfg, 0.10)
+    for cell, flag in zip(cells, result["flag_cycle"]):
+        q = cell.discharge_capacity
+        checks = np.arange(100, q.size + 1, 25)
+        below = [n for n in checks if np.median(q[n - 10:n]) < 0.9 * np.median(q[:10])]
+        assert flag == float(below[0])
+
+
+def test_subsample_spread_of_the_whole_fleet_is_the_point_figure():
+    cells = [law_cell(f"F{k}", 0.03, 0.03, 0.6, n=1200, seed=k) for k in range(7)]
+    cells.append(law_cell("FAST", 0.03, 0.08, 0.5, n=1200, seed=99))
+    cfg = warning.WarningConfig(fleet="all", threshold=3.0)
+    point = warning.run_warnings(cells, cfg)
+    full = warning.subsample_spread(cells, cfg, lambda cs: warning.run_warnings(cs, cfg), [0, 1, 2], keep=1.0)
+    for key in ("detected_fraction", "median_lead_cycles", "false_alarm_rate"):
+        assert full[key] == (pytest.approx(point[key]), 0.0)
+    part = warning.subsample_spread(cells, cfg, lambda cs: warning.run_warnings(cs, cfg), list(range(8)), keep=0.75)
+    assert part["seeds"] == list(range(8)) and 0.0 <= part["false_alarm_rate"][0] <= 1.0
 
 
 def test_expand_grid():

@@ -51,7 +51,7 @@ def importance(names: list[str], values: np.ndarray, title: str, path: Path) -> 
 
 
 def forecasts(block: dict, models: list[str], fold_name: str, path: Path, band_z: float, max_cells: int = 4) -> Path:
-    """Measured capacity and forecasts with ensemble bands for the first held-out cells of one fold."""
+    """Measured capacity and forecasts with bands (calibrated where available) for the first held-out cells."""
     plt = _pyplot()
     data = block["data"]
     name, held, result = next(f for f in block["folds"] if f[0] == fold_name)
@@ -62,10 +62,12 @@ def forecasts(block: dict, models: list[str], fold_name: str, path: Path, band_z
         i = held[k]
         ax.plot(cycles, data.q[i], "k", lw=1, label="measured")
         for model, colour in zip(models, ("tab:orange", "tab:blue", "tab:gray", "tab:green")):
-            mean, std = result[model]["mean"][k], result[model]["std"][k]
+            mean = result[model]["mean"][k]
+            # the calibrated band where there is one (see calibration.py), else the nominal ensemble band
+            width = result[model]["half_width"][k] if "half_width" in result[model] else band_z * result[model]["std"][k]
             ax.plot(cycles, mean, color=colour, lw=1.2, label=model)
-            if np.any(std > 0):
-                ax.fill_between(cycles, mean - band_z * std, mean + band_z * std, color=colour, alpha=0.25)
+            if np.any(width > 0):
+                ax.fill_between(cycles, mean - width, mean + width, color=colour, alpha=0.25)
         ax.axvline(data.n_early, color="k", ls=":", lw=0.8)
         ax.axhline(END_OF_LIFE_AH, color="r", ls="--", lw=0.8)
         ax.set(xlim=(0, min(1400, cycles[-1])), ylim=(0.8, 1.12), xlabel="cycle", ylabel="capacity (Ah)",

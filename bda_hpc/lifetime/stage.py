@@ -17,9 +17,10 @@ from ..errors import ConfigError, InputError
 from ..io.params import Parameter, write_params
 from .cyclelife import CycleLifeConfig, evaluate, fit_cycle_life, format_table
 from .data import SEVERSON_SPLITS, read_severson_split, read_sunwoda
+from .protocol import SelectionConfig
 from .quality import check_cells
-from .trajectory import TrajectoryConfig, cross_validate, format_summary
-from .warning import WarningConfig, format_warnings, run_warnings
+from .trajectory import METRICS, TrajectoryConfig, cross_validate, format_summary
+from .warning import WarningConfig, capacity_drop_rule, format_warnings, run_warnings, subsample_spread
 
 log = logging.getLogger("bda_hpc.lifetime")
 REPO = Path(__file__).resolve().parents[2]
@@ -32,8 +33,10 @@ class LifetimeConfig:
     data_dir: str = "../shared/data/ageing/severson_attia"   # relative: to the working directory, else the repo
     seed: int = 0
     model: str = ""          # run only this named model (one case of a sweep); "" runs all
+    cv_only: bool = False    # cycle life: score on train only (a sweep case); never reads test1/test2
     params: dict = field(default_factory=dict)   # fixed hyper-parameters for ``model`` (replace its grid)
     cycle_life: CycleLifeConfig = field(default_factory=CycleLifeConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)   # cycle life: the train-only protocol
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
     warning: WarningConfig = field(default_factory=WarningConfig)
 
@@ -72,7 +75,9 @@ def run_stage(cfg: LifetimeConfig, out_dir: Path, config_text: str, comm) -> dic
     if comm.rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    if cfg.task == "cycle_life":
+    if cfg.task == "cycle_life" and cfg.cv_only:
+        summary, results, params, model = _cv_only(cfg, data_dir)
+    elif cfg.task == "cycle_life":
         summary, results, params, model = _cycle_life(cfg, data_dir, out_dir, comm)
     else:
         summary, results, params, model = _trajectory(cfg, data_dir, out_dir, comm)
@@ -97,6 +102,21 @@ def _quality(cells) -> dict:
 def _strings(items) -> np.ndarray:
     """Fixed-length UTF-8 bytes: what h5py stores for a list of names."""
     return np.array([str(i).encode() for i in items])
+
+
+def _cv_score(cfg: LifetimeConfig, best) -> Parameter:
+    return Parameter(best.cv_rmse, "1", f"{cfg.cycle_life.cv_folds}-fold CV RMSE over training cells (cycles); "
+                     "select by this", f"{best.spec.name} {best.params}, seed {cfg.seed}", uncertainty=best.cv_rmse_std)
+
+
+def _cv_only(cfg: LifetimeConfig, data_dir: Path):
+    """One sweep case: the CV score on train of the (single) configured model; test cells are never read."""
+    if len(cfg.cycle_life.models) != 1:
+        raise ConfigError("[lifetime] cv_only = true scores one model: set model = NAME")
+    best = fit_cycle_life(cfg.cycle_life, data_dir, cfg.seed)[-1]    # baselines first, then the model
+    summary = {"task": "cycle_life", "model": best.spec.name, "params": best.params, "cv_rmse": best.cv_rmse,
+               "cv_rmse_std": best.cv_rmse_std, "cv_folds": cfg.cycle_life.cv_folds}
+    return summary, {"summary_json": json.dumps(summary, default=_jsonable)}, {"cycle_life_cv_rmse": _cv_score(cfg, best)}, None
 
 
 def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
@@ -125,9 +145,7 @@ def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
               for s in SEVERSON_SPLITS}
     params.update({f"cycle_life_mape_{s}": Parameter(row["mape_percent"][s], "percent", f"MAPE on {s}",
                                                      best.spec.name) for s in SEVERSON_SPLITS})
-    params["cycle_life_cv_rmse"] = Parameter(
-        best.cv_rmse, "1", f"{cfg.cycle_life.cv_folds}-fold CV RMSE over training cells (cycles); select by this",
-        f"{best.spec.name} {best.params}, seed {cfg.seed}", uncertainty=best.cv_rmse_std)
+    params["cycle_life_cv_rmse"] = _cv_score(cfg, best)
     if comm.rank == 0:
         shown = [best.spec.name] + [n for n in table["models"] if n.startswith("baseline")]
         plots.parity(table, shown, out_dir / "cycle_life_parity.png")
@@ -138,6 +156,44 @@ def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
     model = {"task": "cycle_life", "name": best.spec.name, "estimator": best.estimator,
              "features": best.spec.features, "curve_points": best.spec.curve_points,
              "early_cycle": cfg.cycle_life.early_cycle, "late_cycle": cfg.cycle_life.late_cycle,
+             "voltage_grid": read_severson_split(data_dir, "train")[0].qv_voltage, "seed": cfg.seed,
+             "code_version": __version__}
+    if cfg.selection.enabled and not cfg.model:     # a sweep case (model = NAME) only scores its own CV
+        summary, results, params, model = _with_selection(cfg, data_dir, out_dir, comm, summary, results, params)
+    return summary, results, params, model
+
+
+def _with_selection(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm, summary, results, params):
+    """Run the train-only selection protocol; its frozen choice becomes the headline figure and the saved model."""
+    from . import plots
+    from .protocol import FEATURE_SETS, evaluate_selection, format_selection, select
+
+    sel = select(cfg.selection, data_dir, cfg.seed, comm)          # reads train only
+    result = evaluate_selection(sel, data_dir)                     # test1/test2 read once, here
+    log.info("%s", format_selection(result))
+    chosen = result["rows"]["chosen"]
+    summary = {**summary, "best_model": f"selection: {chosen['candidate']}",
+               **{k: {s: chosen[k][s] for s in SEVERSON_SPLITS} for k in ("rmse_cycles", "mape_percent")},
+               "selection": {k: v for k, v in result.items() if k not in ("predictions", "observed")},
+               "selection_table": sel.table}
+    results = {**results, "selection": {
+        split: {"observed": (result["observed"][split], "1"),
+                **{f"predicted_{label}": (p[split], "1") for label, p in result["predictions"].items()}}
+        for split in SEVERSON_SPLITS}, "summary_json": json.dumps(summary, default=_jsonable)}
+    for s in SEVERSON_SPLITS:
+        params[f"cycle_life_rmse_{s}"] = Parameter(chosen["rmse_cycles"][s], "1", f"RMSE of predicted cycle life on {s} "
+                                                   "(cycles)", f"selection protocol: {chosen['candidate']}, seed {cfg.seed}")
+        params[f"cycle_life_mape_{s}"] = Parameter(chosen["mape_percent"][s], "percent", f"MAPE on {s}",
+                                                   chosen["candidate"])
+    if comm.rank == 0:
+        shown = ["chosen", "baseline_log_var_dq", "baseline_mean"]
+        table = {"models": {k: result["rows"][k] for k in shown}, "cells": {
+            s: {"observed": result["observed"][s], "predicted": {k: result["predictions"][k][s] for k in shown}}
+            for s in SEVERSON_SPLITS}}
+        plots.parity(table, shown, out_dir / "cycle_life_selection_parity.png")
+    names, curve = FEATURE_SETS[sel.chosen.feature_set]
+    model = {"task": "cycle_life", "name": sel.chosen.name, "estimator": sel.estimators[sel.chosen.name],
+             "features": list(names), "curve_points": curve, "early_cycle": 10, "late_cycle": 100,
              "voltage_grid": read_severson_split(data_dir, "train")[0].qv_voltage, "seed": cfg.seed,
              "code_version": __version__}
     return summary, results, params, model
@@ -159,6 +215,7 @@ def _trajectory(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
                "early_warning": {k: warn[k] for k in ("detected_fraction", "median_lead_cycles", "false_alarm_rate")}}
     summary["early_warning"]["lead_cycles"] = {c.cell_id: lead for c, lead, s in
                                                zip(cells, warn["lead_cycles"], warn["short_lived"]) if s}
+    summary["early_warning"].update(_warning_spread(cells, cfg.warning, cfg.seed))
     results = {"quality": quality, "warning": {
         "cell_id": _strings([c.cell_id for c in cells]), "flag_cycle": (np.array([np.nan if f is None else f
                                                                          for f in warn["flag_cycle"]]), "1"),
@@ -166,9 +223,9 @@ def _trajectory(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
     z = NormalDist().inv_cdf(0.5 + cfg.trajectory.band_quantile / 2)
     for n_early, block in cv.items():
         key = f"N{n_early}"
-        for metric in ("rul_mae_cycles", "trajectory_rmse_ah", "band_coverage"):
-            summary[metric][key] = {m: {k: list(v[metric]) for k, v in kinds.items()}
-                                    for m, kinds in block["summary"].items()}
+        for metric in METRICS:
+            summary.setdefault(metric, {})[key] = {m: {k: list(v[metric]) for k, v in kinds.items() if metric in v}
+                                                   for m, kinds in block["summary"].items()}
         if {"plain", "physics"} <= set(block["summary"]):
             summary["physics_gain_percent"][key] = {
                 cvk: {metric: 100.0 * (1 - block["summary"]["physics"][cvk][metric][0]
@@ -195,6 +252,27 @@ def _trajectory(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
                                                  f"RUL MAE (cycles), physics-informed, leave-cells-out CV, {key}",
                                                  "ensemble of DropNet(physics)", per["physics"]["within"][1])
     return summary, results, params, None
+
+
+def _warning_spread(cells, cfg: WarningConfig, seed: int) -> dict:
+    """Spread of the warning figures over random fleet subsets, and the fleet-free baseline beside them."""
+    seeds = list(range(seed, seed + cfg.spread_seeds))
+    base = capacity_drop_rule(cells, cfg, cfg.baseline_drop)
+    out = {"spread_over_subsets": subsample_spread(cells, cfg, lambda cs: run_warnings(cs, cfg), seeds),
+           f"baseline_capacity_drop_{100 * cfg.baseline_drop:g}pct": {
+               **{k: base[k] for k in ("detected_fraction", "median_lead_cycles", "false_alarm_rate")},
+               "spread_over_subsets": subsample_spread(cells, cfg, lambda cs: capacity_drop_rule(cs, cfg, cfg.baseline_drop),
+                                                       seeds)}}
+    log.info("early warning over %d random 75 %% fleet subsets (mean ± std): fleet z-score %s; baseline "
+             "(%.0f %% capacity drop) %s", len(seeds), _fmt_spread(out["spread_over_subsets"]), 100 * cfg.baseline_drop,
+             _fmt_spread(out[f"baseline_capacity_drop_{100 * cfg.baseline_drop:g}pct"]["spread_over_subsets"]))
+    return out
+
+
+def _fmt_spread(s: dict) -> str:
+    return (f"detected {s['detected_fraction'][0]:.2f} ± {s['detected_fraction'][1]:.2f}, median lead "
+            f"{s['median_lead_cycles'][0]:.0f} ± {s['median_lead_cycles'][1]:.0f} cycles, false alarms "
+            f"{s['false_alarm_rate'][0]:.2f} ± {s['false_alarm_rate'][1]:.2f}")
 
 
 def _jsonable(obj):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from .calibration import cross_conformal
 from .data import END_OF_LIFE_AH, Cell
 from .laws import HORIZON, DropNet, anchored
 from .quality import outlier_mask
@@ -249,9 +250,28 @@ def cross_validate(cells: list[Cell], cfg: TrajectoryConfig, seed: int = 0, comm
         log.info("trajectory N=%d: %d cells, %d folds x %d variants x %d members", n_early, len(cells),
                  len(fold_list), len(cfg.variants), cfg.ensemble)
         results = map_over_ranks(comm, fold_list, lambda f, data=data: run_fold(data, f[1], cfg, seed))
+        calibrate(data, fold_list, results, cfg.band_quantile)
         out[n_early] = {"data": data, "folds": [(name, held, res) for (name, held), res in zip(fold_list, results)],
                         "summary": summarise(fold_list, results)}
     return out
+
+
+def calibrate(data: Prepared, fold_list, results, quantile: float) -> None:
+    """Add the cross-conformal band (calibrated on the other folds of the same CV kind) to every fold result."""
+    for cv in ("within", "across"):
+        ks = [k for k, (name, _) in enumerate(fold_list) if name.startswith(cv)]
+        if len(ks) < 2:
+            continue
+        for model in results[ks[0]]:
+            cal = cross_conformal(data.q, data.cycle_life, data.n_early, [fold_list[k][1] for k in ks],
+                                  [results[k][model]["mean"] for k in ks], [results[k][model]["std"] for k in ks],
+                                  quantile)
+            for k, c in zip(ks, cal):
+                results[k][model].update(band_coverage_calibrated=c["coverage"], half_width=c["half_width"],
+                                         calibration_scale=c["scale"])
+
+
+METRICS = ("rul_mae_cycles", "trajectory_rmse_ah", "band_coverage", "band_coverage_calibrated")
 
 
 def summarise(fold_list, results) -> dict:
@@ -264,7 +284,7 @@ def summarise(fold_list, results) -> dict:
                 continue
             summary.setdefault(model, {})[cv] = {
                 metric: (float(np.mean([p[metric] for p in picked])), float(np.std([p[metric] for p in picked])))
-                for metric in ("rul_mae_cycles", "trajectory_rmse_ah", "band_coverage")}
+                for metric in METRICS if metric in picked[0]}
     return summary
 
 
@@ -272,10 +292,10 @@ def format_summary(cv: dict) -> str:
     lines = []
     for n_early, block in cv.items():
         lines.append(f"N = {n_early} early cycles   RUL MAE (cycles) | trajectory RMSE (mAh) | band coverage, "
-                     "mean ± std over folds")
+                     "mean ± std over folds; band coverage nominal -> calibrated")
         for model, kinds in block["summary"].items():
             for kind, m in kinds.items():
                 lines.append(f"  {model:20s} {kind:7s} {m['rul_mae_cycles'][0]:6.1f} ± {m['rul_mae_cycles'][1]:5.1f}"
                              f"  | {1e3 * m['trajectory_rmse_ah'][0]:6.1f} ± {1e3 * m['trajectory_rmse_ah'][1]:5.1f}"
-                             f"  | {m['band_coverage'][0]:.2f}")
+                             f"  | {m['band_coverage'][0]:.2f} -> {m.get('band_coverage_calibrated', (np.nan,))[0]:.2f}")
     return "\n".join(lines)

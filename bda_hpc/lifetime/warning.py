@@ -30,6 +30,8 @@ class WarningConfig:
     consecutive: int = 2
     min_spread_ah: float = 0.002   # floor of the fleet spread of capacity loss (Ah)
     min_spread_rate: float = 0.01   # floor of the fleet spread of fade rate (Ah per 1000 cycles; > slope noise)
+    baseline_drop: float = 0.10    # fleet-free baseline: flag at this fractional capacity drop (half-way to EoL)
+    spread_seeds: int = 20         # random 75 % subsets of each fleet for the spread of the figures
 
     def validate(self) -> list[str]:
         problems = []
@@ -39,6 +41,9 @@ class WarningConfig:
             problems.append(f"start/step: need start >= 60 and step >= 1, got {self.start}/{self.step}")
         if self.threshold <= 0 or self.consecutive < 1:
             problems.append("threshold/consecutive: must be positive")
+        if not 0 < self.baseline_drop < 0.2 or self.spread_seeds < 2:
+            problems.append(f"baseline_drop/spread_seeds: need 0 < baseline_drop < 0.2 (EoL is a 20 % drop) and "
+                            f">= 2 seeds, got {self.baseline_drop}/{self.spread_seeds}")
         return problems
 
 
@@ -89,6 +94,39 @@ def run_warnings(cells: list[Cell], cfg: WarningConfig) -> dict:
                 break
         flag_cycle.append(flagged)
     return {"checks": checks, "flag_cycle": flag_cycle, "z_max": z_max, **evaluate(cells, fleet, flag_cycle)}
+
+
+def capacity_drop_rule(cells: list[Cell], cfg: WarningConfig, drop_fraction: float) -> dict:
+    """Baseline without a fleet: flag at the first check where capacity (10-cycle median) has fallen by
+    ``drop_fraction`` of its first-10-cycle median, on the same check schedule and evaluation."""
+    flag_cycle = []
+    for cell in cells:
+        q, flagged = clean_trajectory(cell), None
+        for n in range(cfg.start, q.size + 1, cfg.step):
+            if cell.cycle_life is not None and n >= cell.cycle_life:
+                break
+            if np.nanmedian(q[n - 10:n]) < (1 - drop_fraction) * np.nanmedian(q[:10]):
+                flagged = float(n)
+                break
+        flag_cycle.append(flagged)
+    return {"flag_cycle": flag_cycle, **evaluate(cells, fleets(cells, cfg), flag_cycle)}
+
+
+def subsample_spread(cells: list[Cell], cfg: WarningConfig, rule, seeds: list[int], keep: float = 0.75) -> dict:
+    """Detected fraction, median lead and false-alarm rate when the rule is rerun on random subsets of each
+    fleet (``keep`` of its cells, seeds ``seeds``): how much the figures depend on which cells are in the fleet."""
+    fleet = fleets(cells, cfg)
+    rows = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        picked = np.sort(np.concatenate([rng.choice(np.flatnonzero(fleet == f), size=max(4, int(round(
+            keep * np.sum(fleet == f)))), replace=False) for f in np.unique(fleet)]))
+        res = rule([cells[i] for i in picked])
+        rows.append([res["detected_fraction"], res["median_lead_cycles"], res["false_alarm_rate"]])
+    rows = np.asarray(rows, dtype=float)
+    names = ("detected_fraction", "median_lead_cycles", "false_alarm_rate")
+    return {"seeds": list(seeds), "keep_fraction": keep,
+            **{n: (float(np.nanmean(rows[:, k])), float(np.nanstd(rows[:, k]))) for k, n in enumerate(names)}}
 
 
 def short_lived(cells: list[Cell], fleet: np.ndarray) -> np.ndarray:
