@@ -1,4 +1,5 @@
-"""``bda-hpc design``: surrogate-driven inverse design verified by the simulators."""
+"""``bda-hpc design``: surrogate-driven inverse design verified by the simulators; ``bda-hpc design
+simulate``: one design point (what the batch driver runs per case when batches go through it)."""
 from __future__ import annotations
 
 
@@ -16,6 +17,15 @@ def register(sub, common):
     add_stage_options(p, default_out="out/design")
     add_set_option(p)
     p.set_defaults(handler=run)
+    nested = p.add_subparsers(dest="design_command", metavar="{simulate}")
+    one = nested.add_parser("simulate", parents=[common], help="simulate one design point, write design_run.h5",
+                            description="Run the [design] problem of --config at one point given as "
+                                        "--set point.<variable>=<value> for every design variable (checked against "
+                                        "the variables' ranges first); writes OUT_DIR/design_run.h5 with the "
+                                        "outputs as parameters. The batch driver runs this once per case.")
+    add_stage_options(one, default_out="out/design_run")
+    add_set_option(one)
+    one.set_defaults(handler=simulate_point)
 
 
 def run(args) -> int:
@@ -33,3 +43,27 @@ def run(args) -> int:
     run_design(cfg, Path(args.out_dir), config_text(args.config) if args.config else "",
                source=str(args.config or "<defaults>"))
     return 0
+
+
+def simulate_point(args) -> int:
+    from pathlib import Path
+
+    from bda_hpc.config import config_text
+    from bda_hpc.workflow.overrides import load_section_with_set, parse_set
+
+    from .stage import DesignConfig, simulate_one
+
+    point_items = [s for s in args.set if s.startswith("point.")]
+    cfg = load_section_with_set(args.config, "design", DesignConfig, [s for s in args.set if s not in point_items])
+    point = {item.partition("=")[0][len("point."):]: value for item, value in
+             zip(point_items, (_flat_value(parse_set([s])) for s in point_items))}
+    simulate_one(cfg, point, Path(args.out_dir), config_text(args.config) if args.config else "",
+                 source=str(args.config or "<defaults>"))
+    return 0
+
+
+def _flat_value(tree: dict):
+    """The one value of a parsed ``--set a.b.c=v`` tree (variable names may hold dots)."""
+    while isinstance(tree, dict):
+        (tree,) = tree.values()
+    return tree

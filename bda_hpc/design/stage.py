@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ..config import from_dict
+from ..errors import InputError
 from ..io.params import Parameter, write_params
 from . import plots
 from .assessment import as_results, assess_surrogates
@@ -37,6 +38,10 @@ class DesignConfig:
     options: dict = field(default_factory=dict)  # the problem's own settings (see problems.py)
     variables: list[Variable] = field(default_factory=list)
     workers: int = 0  # simulations side by side; 0: one per core
+    # "pool": worker processes of this program; "local" / "slurm": every batch is a sweep of the batch
+    # driver (bda_hpc.workflow), run here by its local executor or submitted as a SLURM job array
+    backend: Literal["pool", "local", "slurm"] = "pool"
+    slurm: dict = field(default_factory=dict)  # the driver's [slurm] table for backend "slurm" (partition, ...)
     run_timeout: float = 0.0  # s to wait for one run's result before it counts as failed (0: no limit)
     loop: LoopSettings = field(default_factory=LoopSettings)
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
@@ -91,7 +96,13 @@ def brute_force_sweep(problem, space, evaluator, n: int, checkpoint: Path, progr
 def run_design(cfg: DesignConfig, out_dir: Path, config_text: str = "", source: str = "<config>") -> dict:
     problem, space = build(cfg, source)
     out_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = make_evaluator(cfg.workers or os.cpu_count() or 1, cfg.run_timeout)
+    workers = cfg.workers or os.cpu_count() or 1
+    if cfg.backend == "pool":
+        evaluator = make_evaluator(workers, cfg.run_timeout)
+    else:
+        from .driver import DriverEvaluator
+
+        evaluator = DriverEvaluator(cfg, out_dir / "batches", cfg.backend, workers, cfg.slurm, cfg.run_timeout)
     progress = log.info
     try:
         loop = DesignLoop(problem, space, evaluator, cfg.loop, cfg.surrogate, out_dir / "design_checkpoint.h5")
@@ -159,6 +170,28 @@ def run_design(cfg: DesignConfig, out_dir: Path, config_text: str = "", source: 
     _log_summary(problem, verify, answer, compare, report)
     return {"path": path, "summary": summary, "compare": compare, "report": report, "sweep": sweep,
             "pngs": pngs, "data": data}
+
+
+def simulate_one(cfg: DesignConfig, point: dict, out_dir: Path, config_text: str = "",
+                 source: str = "<config>") -> Path:
+    """One simulation of the configured problem at ``point`` (checked against the design space first);
+    writes ``design_run.h5`` with the outputs as parameters. A failed simulation raises."""
+    problem, space = build(cfg, source)
+    missing = [n for n in space.names if n not in point]
+    unknown = [n for n in point if n not in space.names]
+    if missing or unknown:
+        raise InputError(f"{source}: design point needs exactly the variables {', '.join(space.names)}"
+                         + (f"; missing {', '.join(missing)}" if missing else "")
+                         + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+    x = np.array([[float(point[n]) for n in space.names]])
+    space.check(x, where="design point")
+    outputs = problem.simulate(space.as_dicts(x)[0])
+    parameters = {name: Parameter(float(outputs[name]), units, "simulated output at the design point",
+                                  f"{cfg.problem} simulation") for name, units in problem.outputs.items()}
+    point_tree = {v.name: (np.float64(x[0, j]), v.units) for j, v in enumerate(space.variables)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return write_params(out_dir / "design_run.h5", "design", parameters, results={"point": point_tree},
+                        config=config_text)
 
 
 def _log_summary(problem, verify, answer, compare, report):
