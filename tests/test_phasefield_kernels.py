@@ -158,7 +158,9 @@ def _li_residual_twin(model, u, udot, h):
             bv = np.exp((1 - p[L.ALPHA]) * phi[j, i]) - c[j, i] * np.exp(-p[L.ALPHA] * phi[j, i])
             gp = 2 * p[L.W_BARRIER] * x * (1 - x) * (1 - 2 * x)
             xd = udot[j - 1, i - 1, 0]
-            F[j - 1, i - 1, 0] = xd + p[L.L_SIGMA] * (gp - div) + p[L.L_ETA] * 30 * x * x * (1 - x) ** 2 * bv
+            k2 = p[L.ION_LIMIT] ** 2
+            f = (1 + k2) * c[j, i] ** 2 / (c[j, i] ** 2 + k2)  # ion limit on the phase-change rate
+            F[j - 1, i - 1, 0] = xd + f * (p[L.L_SIGMA] * (gp - div) + p[L.L_ETA] * 30 * x * x * (1 - x) ** 2 * bv)
             F[j - 1, i - 1, 1] = udot[j - 1, i - 1, 1] - ion + p[L.RATIO_CS] * xd
             F[j - 1, i - 1, 2] = (-cur + p[L.POISSON] * xd) / S[j, i]
     return F

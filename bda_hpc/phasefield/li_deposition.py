@@ -4,12 +4,18 @@ Fields: ξ (1 in Li metal), c = c/c0 (Li⁺ in the electrolyte), φ (potential i
 units of RT/(nF), so that nFη/(RT) = φ). Lengths in µm, time in s, energies in
 E0 = 2.5e6 J/m³; conductivities in S/m. Residuals at each cell::
 
-    F_ξ = ξ̇ + Lσ [g'(ξ) - ∇·q(∇ξ)] + Lη h'(ξ) [e^{(1-α)φ} - c e^{-αφ}]
+    F_ξ = ξ̇ - f(c) R,   R = -Lσ [g'(ξ) - ∇·q(∇ξ)] - Lη h'(ξ) [e^{(1-α)φ} - c e^{-αφ}]
     F_c = ċ - ∇·[D(ξ) (∇c + c ∇φ)] + (c_s/c0) ξ̇   (Scharfetter–Gummel face fluxes)
     F_φ = {-∇·[σ(ξ) ∇φ] + P ξ̇} / σ(ξ),    P = n² F² c_s l0² / (R T t0 · 1 S/m)
 
 with q the anisotropic gradient flux of :mod:`stencil` (ε0² = κ0), D and σ
-interpolated with h(ξ) and averaged arithmetically onto faces. The φ row
+interpolated with h(ξ) and averaged arithmetically onto faces. f(c) is the
+ion limit on deposition (:func:`ion_limit`; f ≡ 1 is Chen et al.'s form):
+without it c goes negative (to about -4 in examples/dendrite_2d_small.toml,
+and no better on finer grids — it is the model form, not the discretisation)
+because the capillary part of R fills concave corners and the metal-side tail
+of a moving front, consuming c_s/c0 = 76 ions per unit ξ, where no ions are
+left; the matching capillary dissolution of convex caps enriches c there. The φ row
 is divided by the cell's own σ(ξ), so that rows in the metal (σ = 1e7 S/m)
 and in the electrolyte (1.19 S/m) are equally well resolved by the
 nonlinear tolerance (unscaled, round-off in the metal rows stalls Newton). Boundaries
@@ -30,7 +36,7 @@ from .sparsity import BOX, NONE, POINT, STAR
 from .stencil import aniso_divergence, aniso_divergence_jac, aniso_energy, first_axis, oidx
 
 # parameter vector layout (the kernels read these positions)
-L_SIGMA, KAPPA, W_BARRIER, DELTA, L_ETA, ALPHA, RATIO_CS, D_S, D_L, SIG_S, SIG_L, POISSON = range(12)
+L_SIGMA, KAPPA, W_BARRIER, DELTA, L_ETA, ALPHA, RATIO_CS, D_S, D_L, SIG_S, SIG_L, POISSON, ION_LIMIT = range(13)
 XI, C, PHI = 0, 1, 2
 
 
@@ -71,6 +77,27 @@ def bernoulli_prime(x):
 
 
 @njit(cache=True)
+def ion_limit(c, k):
+    """(f, ∂f/∂c): the factor on the phase-change rate, f = (1 + K²) c² / (c² + K²).
+
+    Every change of ξ consumes or releases c_s/c0 ions in the same cell, but only the cathodic
+    Butler–Volmer term knows that ions are needed; the capillary (Allen–Cahn) part fills concave
+    corners and the metal-side tail of a moving front even where no ions are left, and drives c
+    negative. With f, a cell without Li⁺ (c → 0) neither deposits nor dissolves, so c = 0 is a
+    barrier the ODE cannot cross; f(1) = 1 and f > 0.99 for c > 10 K, so the model is unchanged
+    where ions are present. f is smooth and even: the metal bulk sits at c = 0, and Newton
+    iterates that undershoot to c < 0 must still see a slope (f = 0 for c < 0 stalls Newton;
+    an odd f turns requested dissolution into deposition there and runs away). K = 0 is the
+    original Chen et al. model.
+    """
+    if k <= 0.0:
+        return 1.0, 0.0
+    k2 = k * k
+    d = c * c + k2
+    return (1.0 + k2) * c * c / d, (1.0 + k2) * 2.0 * c * k2 / (d * d)
+
+
+@njit(cache=True)
 def li_residual(u, udot, F, p, h, off, dim):
     nz, ny, nx = F.shape[0], F.shape[1], F.shape[2]
     eps0 = np.sqrt(p[KAPPA])
@@ -83,7 +110,8 @@ def li_residual(u, udot, F, p, h, off, dim):
                 gp = 2.0 * p[W_BARRIER] * xi * (1.0 - xi) * (1.0 - 2.0 * xi)
                 bv = np.exp((1.0 - p[ALPHA]) * phi) - c * np.exp(-p[ALPHA] * phi)
                 div = aniso_divergence(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA])
-                F[k, j, i, XI] = xid + p[L_SIGMA] * (gp - div) + p[L_ETA] * _dh(xi) * bv
+                rate = -p[L_SIGMA] * (gp - div) - p[L_ETA] * _dh(xi) * bv
+                F[k, j, i, XI] = xid - ion_limit(c, p[ION_LIMIT])[0] * rate
                 ion = 0.0
                 cur = 0.0
                 for ax in range(first_axis(dim), 3):
@@ -116,11 +144,16 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                 r0, r1, r2 = row_start[k, j, i, XI], row_start[k, j, i, C], row_start[k, j, i, PHI]
                 ea = np.exp((1.0 - p[ALPHA]) * phi)
                 eb = np.exp(-p[ALPHA] * phi)
+                gp = 2.0 * p[W_BARRIER] * xi * (1.0 - xi) * (1.0 - 2.0 * xi)
                 gpp = 2.0 * p[W_BARRIER] * (1.0 - 6.0 * xi + 6.0 * xi * xi)
-                vals[r0 + slot[XI, centre, XI]] += shift + p[L_SIGMA] * gpp + p[L_ETA] * _d2h(xi) * (ea - c * eb)
-                vals[r0 + slot[XI, centre, C]] += -p[L_ETA] * _dh(xi) * eb
-                vals[r0 + slot[XI, centre, PHI]] += p[L_ETA] * _dh(xi) * ((1.0 - p[ALPHA]) * ea + p[ALPHA] * c * eb)
-                aniso_divergence_jac(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], -p[L_SIGMA], vals, r0, slot, XI)
+                div = aniso_divergence(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA])
+                rate = -p[L_SIGMA] * (gp - div) - p[L_ETA] * _dh(xi) * (ea - c * eb)
+                f, df = ion_limit(c, p[ION_LIMIT])
+                # F_ξ = ξ̇ - f(c) rate: the derivatives of -rate scaled by f, plus -rate f'(c) in the c column
+                vals[r0 + slot[XI, centre, XI]] += shift + f * (p[L_SIGMA] * gpp + p[L_ETA] * _d2h(xi) * (ea - c * eb))
+                vals[r0 + slot[XI, centre, C]] += -f * p[L_ETA] * _dh(xi) * eb - rate * df
+                vals[r0 + slot[XI, centre, PHI]] += f * p[L_ETA] * _dh(xi) * ((1.0 - p[ALPHA]) * ea + p[ALPHA] * c * eb)
+                aniso_divergence_jac(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], -f * p[L_SIGMA], vals, r0, slot, XI)
                 vals[r1 + slot[C, centre, C]] += shift
                 vals[r1 + slot[C, centre, XI]] += p[RATIO_CS] * shift
                 hc = _h(xi)

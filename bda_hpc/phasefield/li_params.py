@@ -54,6 +54,8 @@ class LiPhysical:
     conductivity_electrode: float = 1.0e7     # σ_s, S/m
     conductivity_electrolyte: float = 1.19    # σ_l, S/m
     applied_potential: float = -0.45          # V at the electrode
+    # deposition starves below ~this Li⁺ concentration (f(c) in li_deposition); 0 = Chen et al.'s form
+    ion_limit_concentration: float = 50.0     # mol/m³
 
     def validate(self) -> list[str]:
         problems = []
@@ -68,6 +70,9 @@ class LiPhysical:
         if not abs(self.anisotropy) < 1.0 / 15.0:
             problems.append(f"anisotropy: must be in (-1/15, 1/15) (larger values need corner regularisation), "
                             f"got {self.anisotropy!r}")
+        if not (self.ion_limit_concentration >= 0 and math.isfinite(self.ion_limit_concentration)):
+            problems.append(f"ion_limit_concentration: must be >= 0 (0 switches the limit off), "
+                            f"got {self.ion_limit_concentration!r}")
         if not 0 < self.transfer_coefficient < 1:
             problems.append(f"transfer_coefficient: must be in (0, 1), got {self.transfer_coefficient!r}")
         if self.electrons < 1:
@@ -106,6 +111,7 @@ def nondimensional(p: LiPhysical) -> tuple[np.ndarray, float]:
         p.conductivity_electrode,
         p.conductivity_electrolyte,
         poisson,
+        p.ion_limit_concentration / p.bulk_concentration,
     ])
     return prm, p.applied_potential / p.thermal_voltage
 
