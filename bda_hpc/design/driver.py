@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -81,7 +82,10 @@ class DriverEvaluator:
             plan = prepare(spec_path, run_dir, partition_cores(spec.slurm.partition), "the SLURM partition")
             jobs = SlurmExecutor(plan, spec.slurm).submit(report=False)
             log.info("batch %s submitted to SLURM: %s", run_dir.name, ", ".join(j for j in jobs.values() if j))
-            wait_for(run_dir, spec.slurm.poll_seconds, self.timeout_s * len(plan.stages[STAGE].cases) or None)
+            limit = self.timeout_s * len(plan.stages[STAGE].cases) or None
+            wait_for(run_dir, spec.slurm.poll_seconds, limit)
+            # the sweep counts as failed as soon as one case fails; its other array tasks may still run
+            self._wait_for_cases(run_dir, len(plan.stages[STAGE].cases), spec.slurm.poll_seconds, limit or 600.0)
         else:
             from ..workflow.local import LocalExecutor, RunDirLock
 
@@ -89,6 +93,18 @@ class DriverEvaluator:
                 plan = prepare(spec_path, run_dir, self.workers, "the design workers")
                 LocalExecutor(plan, self.workers).run()
         return plan.stages[STAGE]
+
+    @staticmethod
+    def _wait_for_cases(run_dir: Path, n: int, poll_s: float, limit_s: float) -> None:
+        """Until every case's record is final (done, failed, cancelled) or ``limit_s`` has passed."""
+        from ..workflow.state import RUNNING, SUBMITTED, part_name, read_record
+
+        start = time.monotonic()
+        while time.monotonic() - start < limit_s:
+            records = [read_record(run_dir, STAGE, part_name(case)) for case in range(n)]
+            if all(r is not None and r.status not in (SUBMITTED, RUNNING) for r in records):
+                return
+            time.sleep(poll_s)
 
     def __call__(self, problem, points: list[dict]) -> list[tuple]:
         """(outputs or None, message, seconds) per point, in order; never raises for a failed case."""
@@ -102,7 +118,8 @@ class DriverEvaluator:
             record = read_record(run_dir, STAGE, part_name(case))
             seconds = (record.elapsed or 0.0) if record is not None else 0.0
             if record is None or record.status != DONE:
-                reason = record.reason if record is not None else "the driver left no record of this case"
+                reason = record.reason or f"status {record.status}" if record is not None \
+                    else "the driver left no record of this case"
                 results.append((None, f"driver case {case} ({run_dir.name}): {reason}", seconds))
                 continue
             p = read_params(stage.case_dir(case) / RUN_FILE)
