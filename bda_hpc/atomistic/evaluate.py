@@ -1,17 +1,24 @@
-"""Accuracy of a model on a DFT data set: energy (meV/atom) and force (eV/Å, per component) errors."""
+"""Accuracy of a model on a DFT data set: energy (meV/atom), force (eV/Å, per component) and stress (GPa) errors."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .properties import EV_PER_A3_TO_GPA
+
 
 def error_metrics(structures, results) -> dict:
-    """MAE/RMSE overall and per `group` (JSON keys fixed by issue 4)."""
+    """MAE/RMSE overall and per `group` (JSON keys fixed by issue 4; stress over the trusted components of
+    structures that have one, see structures.py)."""
 
     def summary(pairs):
         de = np.array([(r.energy - s.energy) / len(s) for s, r in pairs]) * 1e3
         df = np.concatenate([(r.forces - s.forces).ravel() for s, r in pairs])
+        ds = [(r.stress - s.stress)[s.stress_mask] * EV_PER_A3_TO_GPA for s, r in pairs if s.stress is not None]
+        ds = np.concatenate(ds) if ds else np.zeros(0)
+        stress = {"stress_mae_gpa": float(np.mean(np.abs(ds))), "stress_rmse_gpa": float(np.sqrt(np.mean(ds**2)))}
         return {
+            **(stress if len(ds) else {}),
             "structures": len(pairs),
             "atoms": int(sum(len(s) for s, _ in pairs)),
             "energy_mae_mev_per_atom": float(np.mean(np.abs(de))),
