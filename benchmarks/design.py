@@ -204,8 +204,12 @@ def worked_problem(letter: str, args, work: Path) -> dict:
            "verification": None if verify is None else {
                "point": verify["point"], "feasible": verify["feasible"], "simulated": verify["simulated"],
                "predicted": {k: {"mean": m, "std": s} for k, (m, s) in verify["predicted"].items()}},
-           "surrogate_test": {k: {"r2": r["r2"], "mae": r["mae"], "n_test": r["n_test"]}
-                              for k, r in out["report"].items()}}
+           "surrogate_test": {k: {"r2": r["r2"], "mae": r["mae"], "n_test": r["n_test"], "coverage": r["coverage"],
+                                  "calibration": r["calibration"]} for k, r in out["report"].items()}}
+    if verify:  # how many (calibrated) sigmas the verification run's prediction was off
+        res["verification"]["error_in_sigma"] = {
+            k: (verify["simulated"][k] - m) / s for k, (m, s) in verify["predicted"].items() if s > 0}
+        print(f"  verification error / sigma: {json.dumps(res['verification']['error_in_sigma'])}")
     if out["sweep"]:
         res["brute_force"] = {"best_x": out["sweep"]["best_x"], "resolution": out["sweep"]["resolution"]}
     print(f"\nproblem ({letter}): {json.dumps(res['comparison'])}")

@@ -244,7 +244,7 @@ def test_cell_fastcharge_run_conserves_charge_against_its_nominal_capacity():
     discharge reaches the expected share of the nominal capacity computed here from the Chen2020 data."""
     from bda_hpc.design.problems import CellFastCharge
 
-    problem = CellFastCharge()
+    problem = CellFastCharge(charge_c_rate=1.5)  # 1.5C: no cut-off is reached, the charge is current x time
     point = {"negative.thickness": 6.0e-5, "positive.thickness": 5.5e-5, "negative.porosity": 0.3,
              "positive.porosity": 0.3}
     out = problem.simulate(point)

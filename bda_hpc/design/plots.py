@@ -22,7 +22,7 @@ def parity(report: dict, units: dict, path: Path) -> Path:
     for ax, name in zip(axes[0], names):
         r = report[name]
         ax.errorbar(r["test_true"], r["test_mean"], yerr=2 * r["test_std"], fmt="o", ms=3, alpha=0.7,
-                    label="held-out runs (±2σ ensemble)")
+                    label="held-out runs (±2σ, calibrated ensemble)")
         lo, hi = np.min(r["test_true"]), np.max(r["test_true"])
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
         ax.set_xlabel(f"simulated {name} [{units.get(name, '')}]")
