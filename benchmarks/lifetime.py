@@ -10,9 +10,11 @@
 3. A 100-configuration elastic-net search (20 alphas x 5 l1 ratios, 5-fold CV on train each):
    (a) in one process; (b) spread over N MPI ranks inside one stage run (``map_over_ranks``), the
    parallel efficiency against (a); (c) as a driver sweep -- one ``bda-hpc lifetime`` process per
-   configuration, run by the workflow's local executor the way a SLURM job array runs them
-   (``bda-hpc run`` with a ``[stage.sweep]``); with --quick (c) runs 6 cases and the 100-case time is
-   extrapolated from the per-case time (stated as such in the output).
+   configuration (``cv_only``: train read, CV scored, nothing else) -- run by the local executor
+   (``bda-hpc run``, N cases at a time) and as a SLURM job array (``bda-hpc submit --scheduler slurm
+   --wait`` on a one-node SLURM started for the purpose, N CPUs); each case's score is checked
+   against (a). With --quick the driver sweeps run the first 10 configurations.
+   Headline rerun: ``python benchmarks/lifetime.py --parts sweep,driver --json benchmarks/results/lifetime_sweep.json``.
 Timings on a shared machine are noisy: every figure is the median of repeats where it is cheap.
 """
 from __future__ import annotations
@@ -120,14 +122,17 @@ def sweep_mpi(ranks: int) -> dict:
         return json.loads(out.read_text())
 
 
-def sweep_driver(cases: int, cores: int, work: Path) -> dict:
-    """``bda-hpc run`` of a one-stage pipeline whose [stage.sweep] has ``cases`` alpha values."""
-    alphas = np.logspace(-4, 0, cases).tolist()
+def sweep_spec(work: Path, cases: int) -> Path:
+    """A one-stage pipeline whose [stage.sweep] is the first ``cases`` points of the 20 x 5 elastic-net grid; each
+    case is ``bda-hpc lifetime ... cv_only = true`` (5-fold CV on train, no test reads, no plots)."""
+    points = [(a, r) for a in ALPHAS for r in L1_RATIOS][:cases]
     spec = work / "sweep.toml"
     spec.write_text(f"""[pipeline]
 name = "lifetime_sweep"
-cores = {cores}
 report = false
+
+[slurm]
+poll_seconds = 1.0
 
 [[stage]]
 name = "lifetime_search"
@@ -135,28 +140,63 @@ command = "lifetime"
 config = "{REPO / 'examples/lifetime_severson.toml'}"
 writes = ["lifetime.h5"]
 provides = ["cycle_life_cv_rmse"]
-set = {{ "lifetime.model" = "elastic_net", "lifetime.params.l1_ratio" = 0.5 }}
+set = {{ "lifetime.model" = "elastic_net", "lifetime.cv_only" = true }}
 ranks = 1
+time = "00:10:00"
+memory = "1G"
 [stage.sweep]
-mode = "grid"
-values = {{ "lifetime.params.alpha" = {json.dumps(alphas)} }}
+mode = "list"
+values = {{ "lifetime.params.alpha" = {json.dumps([a for a, _ in points])}, "lifetime.params.l1_ratio" = {json.dumps([r for _, r in points])} }}
 """)
-    start = time.perf_counter()
-    proc = subprocess.run([str(Path(sys.executable).with_name("bda-hpc")), "run", str(spec), "--run-dir",
-                           str(work / "run"), "--no-report"], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-    wall = time.perf_counter() - start
+    return spec
+
+
+def sweep_driver(cases: int, cores: int, work: Path, scheduler: str) -> dict:
+    """Wall time of the driver sweep: ``bda-hpc run`` (local executor, ``cores`` at a time) or ``bda-hpc submit
+    --scheduler slurm --wait`` (one job array plus a gather job on the one-node SLURM of tests/slurm_cluster.py)."""
+    spec = sweep_spec(work, cases)
+    cli = str(Path(sys.executable).with_name("bda-hpc"))
+    cluster = None
+    if scheduler == "slurm":
+        sys.path.insert(0, str(REPO / "tests"))
+        from slurm_cluster import SlurmCluster, missing_binaries
+
+        if missing_binaries():
+            raise RuntimeError(f"SLURM binaries missing: {missing_binaries()}")
+        cluster = SlurmCluster(work / "slurm", cpus=cores).start()
+        cmd = [cli, "submit", str(spec), "--scheduler", "slurm", "--run-dir", str(work / "run"), "--wait",
+               "--timeout", "5400", "--no-report"]
+    else:
+        cmd = [cli, "run", str(spec), "--run-dir", str(work / "run"), "--cores", str(cores), "--no-report"]
+    try:
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        wall = time.perf_counter() - start
+    finally:
+        if cluster is not None:
+            cluster.stop()
     if proc.returncode != 0:
-        raise RuntimeError(f"driver sweep failed:\n{proc.stderr[-3000:]}")
-    table = sorted((work / "run").rglob("lifetime_search_sweep.h5"))
-    return {"cases": cases, "cores": cores, "wall_s": wall, "per_case_s": wall * cores / cases,
-            "sweep_table": str(table[0]) if table else None}
+        raise RuntimeError(f"{scheduler} driver sweep failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    from bda_hpc.workflow.sweep import read_sweep_table
+
+    _, columns, _ = read_sweep_table(work / "run/lifetime_search/lifetime_search_sweep.h5")
+    return {"scheduler": scheduler, "cases": cases, "cores": cores, "wall_s": wall,
+            "core_s_per_case": wall * cores / cases, "cv_rmse": columns["cycle_life_cv_rmse"].tolist()}
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer repeats; the driver sweep runs 6 cases")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats; driver sweeps run 10 cases, not 100")
     ap.add_argument("--np", type=int, default=2, help="MPI ranks / driver cores for the sweep (default 2)")
+    ap.add_argument("--parts", default="models,trajectory,sweep,driver",
+                    help="comma-separated subset of models,trajectory,sweep,driver (default: all)")
+    ap.add_argument("--drivers", default="local,slurm",
+                    help="driver executors for the 'driver' part: local and/or slurm (the one-node SLURM of "
+                         "tests/slurm_cluster.py, started and stopped here; needs root and slurm-wlm/munge)")
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/lifetime.json"), help="where to write JSON")
     ap.add_argument("--mpi-worker", metavar="OUT", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -166,40 +206,49 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    parts = set(args.parts.split(","))
     repeats = 3 if args.quick else 7
-    result = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "quick": args.quick,
-              "note": "shared machine: timings are noisy"}
+    result = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "quick": args.quick, "parts": sorted(parts),
+              "load_before": _load(), "note": "shared machine: timings are noisy"}
     X, y, feat_per_cell = _features()
     result["features_s_per_cell"] = feat_per_cell
-    result["models"] = bench_models(X, y, repeats)
-    result["trajectory"] = bench_trajectory(400)
-    serial_wall, serial_scores = sweep_in_process(X["train"], y)
-    mpi = sweep_mpi(args.np)
-    assert np.allclose(mpi["scores"], serial_scores), "MPI sweep disagrees with the serial sweep"
-    with tempfile.TemporaryDirectory() as tmp:
-        driver = sweep_driver(6 if args.quick else 100, args.np, Path(tmp))
-    result["sweep_100"] = {
-        "configs": 100, "cv_folds": 5,
-        "in_process_s": serial_wall,
-        "mpi": {"ranks": mpi["ranks"], "wall_s": mpi["wall_s"],
-                "parallel_efficiency": serial_wall / (mpi["wall_s"] * mpi["ranks"])},
-        "driver": {**driver, "wall_s_for_100": driver["per_case_s"] * 100 / driver["cores"],
-                   "extrapolated": driver["cases"] != 100},
-    }
-    print(f"{'model':12s} {'fit (s)':>9s} {'predict (µs/cell)':>18s}")
-    for kind, row in result["models"].items():
-        print(f"{kind:12s} {row['fit_s']:9.4f} {1e6 * row['predict_s_per_cell']:18.1f}")
-    print(f"features: {1e3 * feat_per_cell:.2f} ms/cell")
-    for kind in ("plain", "physics"):
-        t = result["trajectory"][kind]
-        print(f"trajectory {kind:8s} train one member {t['train_member_s']:6.1f} s (400 epochs, 24 cells); "
-              f"forecast {1e3 * t['forecast_s_per_cell']:.2f} ms/cell")
-    s = result["sweep_100"]
-    print(f"100-config sweep: in process {s['in_process_s']:.1f} s; MPI {s['mpi']['ranks']} ranks "
-          f"{s['mpi']['wall_s']:.1f} s (efficiency {s['mpi']['parallel_efficiency']:.2f}); driver "
-          f"({driver['cases']} cases on {driver['cores']} cores) {driver['wall_s']:.1f} s, "
-          f"{driver['per_case_s']:.1f} core-s/case -> {s['driver']['wall_s_for_100']:.0f} s for 100"
-          + (" (extrapolated)" if s["driver"]["extrapolated"] else ""))
+    if "models" in parts:
+        result["models"] = bench_models(X, y, repeats)
+        print(f"{'model':12s} {'fit (s)':>9s} {'predict (µs/cell)':>18s}")
+        for kind, row in result["models"].items():
+            print(f"{kind:12s} {row['fit_s']:9.4f} {1e6 * row['predict_s_per_cell']:18.1f}")
+        print(f"features: {1e3 * feat_per_cell:.2f} ms/cell")
+    if "trajectory" in parts:
+        result["trajectory"] = bench_trajectory(400)
+        for kind in ("plain", "physics"):
+            t = result["trajectory"][kind]
+            print(f"trajectory {kind:8s} train one member {t['train_member_s']:6.1f} s (400 epochs, 24 cells); "
+                  f"forecast {1e3 * t['forecast_s_per_cell']:.2f} ms/cell")
+    sweep = result["sweep_100"] = {"configs": 100, "cv_folds": 5}
+    serial_scores = None
+    if "sweep" in parts:
+        cpu0 = time.process_time()
+        serial_wall, serial_scores = sweep_in_process(X["train"], y)
+        mpi = sweep_mpi(args.np)
+        assert np.allclose(mpi["scores"], serial_scores), "MPI sweep disagrees with the serial sweep"
+        sweep.update(in_process_s=serial_wall, in_process_cpu_s=time.process_time() - cpu0,
+                     mpi={"ranks": mpi["ranks"], "wall_s": mpi["wall_s"],
+                          "parallel_efficiency": serial_wall / (mpi["wall_s"] * mpi["ranks"])})
+        print(f"100-config sweep: in process {serial_wall:.1f} s; MPI {mpi['ranks']} ranks {mpi['wall_s']:.1f} s "
+              f"(efficiency {sweep['mpi']['parallel_efficiency']:.2f})")
+    if "driver" in parts:
+        cases = 10 if args.quick else 100
+        sweep["driver"] = {}
+        for scheduler in args.drivers.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                row = sweep_driver(cases, args.np, Path(tmp), scheduler)
+            row["load_after"] = _load()
+            if serial_scores is not None:   # every case must score what the in-process search scored
+                row["matches_in_process"] = bool(np.allclose(row["cv_rmse"], serial_scores[:cases], rtol=1e-9))
+            sweep["driver"][scheduler] = row
+            print(f"driver sweep ({scheduler}): {cases} cases on {args.np} cores {row['wall_s']:.1f} s wall, "
+                  f"{row['core_s_per_case']:.1f} core-s per case")
+    result["load_after"] = _load()
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
     print(f"wrote {args.json}")
