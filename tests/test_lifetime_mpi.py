@@ -27,3 +27,15 @@ def test_cv_search_over_ranks_matches_serial(comm):
         assert p.params == s.params
     gathered = comm.allgather(parallel[-1].cv_rmse)
     assert np.allclose(gathered, gathered[0])
+
+
+@pytest.mark.mpi
+def test_selection_protocol_over_ranks_matches_serial(comm):
+    from bda_hpc.lifetime.protocol import SelectionConfig, select
+
+    root = shared_data("ageing", "severson_attia")
+    cfg = SelectionConfig(enabled=True, folds=3, repeats=1, feature_sets=["variance", "discharge"],
+                          families=["linear", "pls"], targets=["log10"])
+    parallel, serial = select(cfg, root, seed=0, comm=comm), select(cfg, root, seed=0, comm=None)
+    assert [r["cv_rmse"] for r in parallel.table] == pytest.approx([r["cv_rmse"] for r in serial.table], rel=1e-12)
+    assert parallel.chosen == serial.chosen and len(set(comm.allgather(parallel.chosen.name))) == 1
