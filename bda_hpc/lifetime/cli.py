@@ -14,8 +14,11 @@ Data-driven battery life prediction on measured ageing data.
 
 Writes OUT_DIR/lifetime.h5, PNG plots and (cycle life) OUT_DIR/lifetime_model.pkl; --json writes the
 summary (rmse_cycles/mape_percent or rul_mae_cycles/trajectory_rmse_ah). A hyper-parameter point of a
-sweep is one run: --set lifetime.model=elastic_net --set lifetime.params.alpha=0.01 (compare runs by
-their cycle_life_cv_rmse, a cross-validation score on train).
+sweep is one run: --set lifetime.model=elastic_net --set lifetime.params.alpha=0.01 --set lifetime.cv_only=true
+(compare runs by their cycle_life_cv_rmse, a cross-validation score on train; cv_only never reads test cells).
+With [lifetime.selection] enabled = true (examples/lifetime_severson.toml) the headline cycle-life model is
+chosen by repeated cross-validation on train among feature sets, target scales, families, hyper-parameters
+and clipping; trajectory bands are calibrated on the other leave-cells-out folds (cross-conformal).
 Run under mpiexec to spread the cross-validation over ranks."""
 
 
