@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.json = args.json or str(REPO / "benchmarks/results" / SWEEPS[args.sweep]["json"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")  # loop progress
-    work = Path(args.work_dir) / (("quick" if args.quick else "full") + ("" if args.sweep == "cell" else "_" + args.sweep))
+    suffix = "" if args.sweep == "cell" else "_" + args.sweep  # the cell sweep keeps session 1's work dir
+    work = Path(args.work_dir) / (("quick" if args.quick else "full") + suffix)
     work.mkdir(parents=True, exist_ok=True)
 
     result = {"benchmark": "design", "quick": args.quick, "machine": os.uname().nodename, "cores": os.cpu_count(),

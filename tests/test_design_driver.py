@@ -3,11 +3,11 @@
 outcomes come back from the driver's records, failed cases included."""
 import numpy as np
 import pytest
+from test_slurm_pipeline import cluster  # noqa: F401  (module fixture: the test SLURM cluster)
 
 from bda_hpc.config import from_dict
 from bda_hpc.design.stage import DesignConfig, run_design
 from bda_hpc.io.params import read_params
-from test_slurm_pipeline import cluster  # noqa: F401  (module fixture: the test SLURM cluster)
 
 
 def quadratic_config(backend: str, **extra) -> DesignConfig:
