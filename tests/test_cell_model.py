@@ -96,3 +96,17 @@ def test_grid_convergence_orders():
     order_x = np.log2(abs(x[0] - x[1]) / abs(x[1] - x[2]))
     assert 0.5 < order_x < 2.4
     assert abs(x[1] - x[2]) < 5e-4 and abs(r[1] - r[2]) < 5e-4  # V
+
+
+def test_consistent_start_of_thin_porous_design():
+    """A thin, porous design (from the design sweep) whose algebraic residual stalls at ~1.07e-11 from
+    round-off: it was refused as 'no consistent initial state'; a round-off-sized full Newton step is
+    accepted as converged now."""
+    eps_n, eps_p = 0.489268643529679, 0.43411207909204463  # active fractions = 1 - porosity, as the design sets them
+    design = {"negative.thickness": 3.314873653275146e-05, "positive.thickness": 3.142791780847955e-05,
+              "negative.porosity": eps_n, "positive.porosity": eps_p,
+              "negative.active_fraction": 0.510731356470321, "positive.active_fraction": 0.5658879209079554,
+              "negative.particle_radius": 4.511160656774166e-06, "positive.particle_radius": 2.4865523166681035e-06,
+              "cell.nominal_capacity_Ah": 1.348690849409386}
+    res = simulate(design, experiment=[{"mode": "current", "c_rate": 1.0, "duration": 60.0}])
+    assert 3.0 < res["voltage"][-1] < res["voltage"][0] < 4.3
