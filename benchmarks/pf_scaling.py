@@ -189,7 +189,8 @@ def main() -> int:
         strong = {c["ranks"]: c for c in cases if c["kind"] == "strong" and c["dim"] == dim}
         if 1 in strong and 2 in strong:
             eff[dim] = strong[1]["wall_s"] / (2 * strong[2]["wall_s"])
-    out = {"benchmark": "pf_scaling", "quick": args.quick, "pc": args.pc, "steps": steps, "machine": os.uname().nodename,
+    out = {"benchmark": "pf_scaling", "quick": args.quick, "pc": args.pc, "steps": steps,
+           "machine": os.uname().nodename,
            "cores": os.cpu_count(), "strong_scaling_efficiency_2": min(eff.values()) if eff else None,
            "strong_efficiency_by_dim": {f"{d}D": e for d, e in eff.items()}, "cases": cases}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
