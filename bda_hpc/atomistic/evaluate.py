@@ -14,7 +14,8 @@ def error_metrics(structures, results) -> dict:
     def summary(pairs):
         de = np.array([(r.energy - s.energy) / len(s) for s, r in pairs]) * 1e3
         df = np.concatenate([(r.forces - s.forces).ravel() for s, r in pairs])
-        ds = [(r.stress - s.stress)[s.stress_mask] * EV_PER_A3_TO_GPA for s, r in pairs if s.stress is not None]
+        with_stress = [(s, r) for s, r in pairs if s.stress is not None and getattr(r, "virial", None) is not None]
+        ds = [(r.stress - s.stress)[s.stress_mask] * EV_PER_A3_TO_GPA for s, r in with_stress]
         ds = np.concatenate(ds) if ds else np.zeros(0)
         stress = {"stress_mae_gpa": float(np.mean(np.abs(ds))), "stress_rmse_gpa": float(np.sqrt(np.mean(ds**2)))}
         return {
