@@ -17,9 +17,13 @@ def error_metrics(structures, results) -> dict:
         with_stress = [(s, r) for s, r in pairs if s.stress is not None and getattr(r, "virial", None) is not None]
         ds = [(r.stress - s.stress)[s.stress_mask] * EV_PER_A3_TO_GPA for s, r in with_stress]
         ds = np.concatenate(ds) if ds else np.zeros(0)
-        stress = {"stress_mae_gpa": float(np.mean(np.abs(ds))), "stress_rmse_gpa": float(np.sqrt(np.mean(ds**2)))}
+        stress = (
+            {"stress_mae_gpa": float(np.mean(np.abs(ds))), "stress_rmse_gpa": float(np.sqrt(np.mean(ds**2)))}
+            if len(ds)
+            else {}
+        )
         return {
-            **(stress if len(ds) else {}),
+            **stress,
             "structures": len(pairs),
             "atoms": int(sum(len(s) for s, _ in pairs)),
             "energy_mae_mev_per_atom": float(np.mean(np.abs(de))),
