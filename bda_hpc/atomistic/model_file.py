@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.hdf5 import open_existing
 from .descriptors import DescriptorSet
 
 FORMAT = "bda_hpc.nnp"
@@ -117,16 +118,9 @@ class NNPModel:
 
 def load_model(path: str | os.PathLike) -> NNPModel:
     """Read an HDF5 model; a missing file, another format or version, or a damaged file is an InputError."""
-    import h5py
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"NNP model file {path} does not exist")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(f"{path}: not an HDF5 NNP model file ({exc})") from None
-    with h5:
+    with open_existing(path, "NNP model file") as h5:
         fmt, version = h5.attrs.get("format"), h5.attrs.get("format_version")
         if fmt != FORMAT:
             raise InputError(f"{path}: format attribute is {fmt!r}, expected {FORMAT!r}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .hdf5 import open_existing
 
 CHECKPOINT_SCHEMA = "bda_hpc.checkpoint/1"
 
@@ -102,13 +103,7 @@ def write_fields(
 def read_fields(path: str | os.PathLike, names: Sequence[str], block: Block, comm=None) -> dict[str, np.ndarray]:
     """Read this rank's box of each named field (the file may come from any rank count)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"field file {path} does not exist", collective=True)
-    try:
-        f = _open(path, "r", comm)
-    except OSError as exc:
-        raise InputError(f"{path}: not a readable HDF5 file ({exc})", collective=True) from None
-    with f:
+    with open_existing(path, "field file", opener=lambda p: _open(p, "r", comm), collective=True) as f:
         out = {}
         for name in names:
             if name not in f:

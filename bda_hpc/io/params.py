@@ -28,6 +28,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import ParameterFileError
+from .hdf5 import open_existing
 from .units import check_units, convert
 
 SCHEMA_NAME = "bda_hpc.params"
@@ -195,15 +196,7 @@ def _parse_schema(schema: str, path: Path) -> int:
 
 
 def _read_serial(path: Path) -> ParameterSet:
-    import h5py
-
-    if not path.exists():
-        raise ParameterFileError(f"parameter file {path} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ParameterFileError(f"{path}: not a readable HDF5 file (truncated or damaged?): {exc}") from None
-    with f:
+    with open_existing(path, "parameter file", ParameterFileError) as f:
         if "meta" not in f or "schema" not in f["meta"].attrs:
             raise ParameterFileError(f"{path}: not a bda_hpc parameter file (no /meta schema attribute)")
         meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f["meta"].attrs.items()}

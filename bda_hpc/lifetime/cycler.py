@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.hdf5 import open_existing
 from ..io.units import registry
 from .data import Cell, note_read
 
@@ -145,15 +146,10 @@ def _attach_curves(cells: list[Cell], path: Path) -> None:
 
 
 def _cells_from_h5(path: Path) -> list[Cell]:
-    import h5py
 
     note_read(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(f"{path}: not a readable HDF5 file: {exc}") from None
     cells = []
-    with f:
+    with open_existing(path, "cycler HDF5 file") as f:
         if "cells" not in f:
             raise InputError(f"{path}: no /cells group (see bda_hpc.lifetime.cycler for the format)")
         for cid, g in f["cells"].items():
