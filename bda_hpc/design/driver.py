@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -83,9 +82,7 @@ class DriverEvaluator:
             jobs = SlurmExecutor(plan, spec.slurm).submit(report=False)
             log.info("batch %s submitted to SLURM: %s", run_dir.name, ", ".join(j for j in jobs.values() if j))
             limit = self.timeout_s * len(plan.stages[STAGE].cases) or None
-            wait_for(run_dir, spec.slurm.poll_seconds, limit)
-            # the sweep counts as failed as soon as one case fails; its other array tasks may still run
-            self._wait_for_cases(run_dir, len(plan.stages[STAGE].cases), spec.slurm.poll_seconds, limit or 600.0)
+            wait_for(run_dir, spec.slurm.poll_seconds, limit)  # returns once every case's record is final
         else:
             from ..workflow.local import LocalExecutor, RunDirLock
 
@@ -93,18 +90,6 @@ class DriverEvaluator:
                 plan = prepare(spec_path, run_dir, self.workers, "the design workers")
                 LocalExecutor(plan, self.workers).run()
         return plan.stages[STAGE]
-
-    @staticmethod
-    def _wait_for_cases(run_dir: Path, n: int, poll_s: float, limit_s: float) -> None:
-        """Until every case's record is final (done, failed, cancelled) or ``limit_s`` has passed."""
-        from ..workflow.state import RUNNING, SUBMITTED, part_name, read_record
-
-        start = time.monotonic()
-        while time.monotonic() - start < limit_s:
-            records = [read_record(run_dir, STAGE, part_name(case)) for case in range(n)]
-            if all(r is not None and r.status not in (SUBMITTED, RUNNING) for r in records):
-                return
-            time.sleep(poll_s)
 
     def __call__(self, problem, points: list[dict]) -> list[tuple]:
         """(outputs or None, message, seconds) per point, in order; never raises for a failed case."""

@@ -213,7 +213,10 @@ def _minutes(walltime: str) -> int:
 
 
 def wait_for(run_dir: Path, poll_s: float, timeout_s: float | None = None) -> None:
-    """Block until no stage of the run is submitted or running any more (progress on the log)."""
+    """Block until no stage, and no part of a sweep, is submitted or running any more (progress on the log).
+
+    A sweep counts as failed at its first failed case while its other array tasks may still run: those
+    are waited for too, so every case has its final record when this returns."""
     from .status import run_status
 
     start, last = time.monotonic(), ""
@@ -223,7 +226,7 @@ def wait_for(run_dir: Path, poll_s: float, timeout_s: float | None = None) -> No
         if summary != last:
             log.info("%s", summary)
             last = summary
-        if not any(r.state in (SUBMITTED, RUNNING, "pending", "partial") for r in rows):
+        if not any(r.state in (SUBMITTED, RUNNING, "pending", "partial") or r.parts_active for r in rows):
             return
         if timeout_s is not None and time.monotonic() - start > timeout_s:
             raise BdaError(f"--wait: the run in {run_dir} has not finished after {timeout_s:.0f} s")

@@ -21,6 +21,7 @@ class StageStatus:
     state: str              # done, failed, cancelled, running, submitted, partial, pending (never started)
     parts_done: int
     parts: int
+    parts_active: int       # parts still submitted or running (a failed sweep may still have some)
     elapsed: float | None
     job_ids: list[str]
     reason: str
@@ -86,6 +87,7 @@ def stage_status(run_dir: Path, plan: Plan, name: str, ask_scheduler: bool) -> S
     times = [r.elapsed for r in present if r.elapsed is not None]
     return StageStatus(
         name=name, state=state, parts_done=states.count(DONE), parts=len(records),
+        parts_active=sum(s in (SUBMITTED, RUNNING) for s in states),
         elapsed=sum(times) if times else None, job_ids=sorted({r.job_id for r in present if r.job_id}),
         reason=first_bad.reason if first_bad else "", log=first_bad.log if first_bad else "")
 
