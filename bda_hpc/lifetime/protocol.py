@@ -143,6 +143,7 @@ class Selection:
     family_best: dict                 # family -> Candidate (lowest CV within the family)
     estimators: dict                  # candidate name -> estimator refitted on all of train
     train_columns: np.ndarray
+    train_lives: np.ndarray
 
 
 def select(cfg: SelectionConfig, data_dir: str | Path, seed: int = 0, comm=None) -> Selection:
@@ -169,7 +170,7 @@ def select(cfg: SelectionConfig, data_dir: str | Path, seed: int = 0, comm=None)
                   for c in {chosen, *family_best.values()}}
     log.info("selection protocol: chose %s (CV RMSE %.1f ± %.1f cycles)", chosen.name, table[order[0]]["cv_rmse"],
              table[order[0]]["cv_rmse_std"])
-    return Selection(cfg, seed, table, chosen, family_best, estimators, full)
+    return Selection(cfg, seed, table, chosen, family_best, estimators, full, y)
 
 
 def _baselines(train_full: np.ndarray, y: np.ndarray) -> dict:
@@ -185,7 +186,7 @@ def _metrics(pred: np.ndarray, y: np.ndarray) -> dict:
 def evaluate_selection(sel: Selection, data_dir: str | Path) -> dict:
     """Train/test1/test2 figures (and test1 without each extreme cell) of the chosen candidate, each
     family's CV-best and the baselines. The test splits are read here, after every choice is frozen."""
-    y_train = np.array([c.cycle_life for c in read_severson_split(data_dir, "train")])
+    y_train = sel.train_lives
     splits = {"train": (sel.train_columns, y_train)}
     for split in ("test1", "test2"):
         cells = read_severson_split(data_dir, split)
@@ -211,7 +212,8 @@ def evaluate_selection(sel: Selection, data_dir: str | Path) -> dict:
             if split in ("train", "test1", "test2"):
                 predictions.setdefault(label, {})[split] = pred
         rows[label] = row
-    return {"rows": rows, "predictions": predictions, "observed": {s: splits[s][1] for s in ("train", "test1", "test2")},
+    return {"rows": rows, "predictions": predictions,
+            "observed": {s: splits[s][1] for s in ("train", "test1", "test2")},
             "excluded_cells": EXCLUDED_CELLS, "folds": sel.cfg.folds, "repeats": sel.cfg.repeats,
             "fold_seeds": list(range(sel.seed, sel.seed + sel.cfg.repeats)), "candidates": len(sel.table),
             "rule": "lowest mean RMSE over all folds of all repeats of CV on train"}
