@@ -3,6 +3,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from bda_hpc._ext.neighbors import neighbor_list
 
 

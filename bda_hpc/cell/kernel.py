@@ -7,7 +7,6 @@ import numpy as np
 from .grid import Grid
 from .residual_ref import row_scales, thermal_constants
 
-
 FD_REL = 1.5e-8  # forward-difference step relative to max(|u|, scale): ~sqrt(machine epsilon)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import SolverError
-from ..diffusion import KB as KB_EV
+from ..diffusion import KB as KB_EV  # noqa: F401  (re-exported: the md tasks and tests use analysis.KB_EV)
 from ..diffusion import arrhenius  # noqa: F401  (the one fit of both stages, re-exported for the md tasks)
 
 
