@@ -180,7 +180,8 @@ def main(argv=None) -> int:
     q1_sizes = [32, 48] if quick else [32, 64]
     parts = set(args.parts.split(","))
     if parts - ALL_PARTS:
-        ap.error(f"--parts: unknown {', '.join(sorted(parts - ALL_PARTS))} (choose from {', '.join(sorted(ALL_PARTS))})")
+        ap.error(f"--parts: unknown {', '.join(sorted(parts - ALL_PARTS))} "
+                 f"(choose from {', '.join(sorted(ALL_PARTS))})")
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     results: dict = json.loads(path.read_text()) if parts != ALL_PARTS and path.exists() else {}

@@ -146,7 +146,9 @@ time = "00:10:00"
 memory = "1G"
 [stage.sweep]
 mode = "list"
-values = {{ "lifetime.params.alpha" = {json.dumps([a for a, _ in points])}, "lifetime.params.l1_ratio" = {json.dumps([r for _, r in points])} }}
+[stage.sweep.values]
+"lifetime.params.alpha" = {json.dumps([a for a, _ in points])}
+"lifetime.params.l1_ratio" = {json.dumps([r for _, r in points])}
 """)
     return spec
 

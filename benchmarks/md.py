@@ -225,7 +225,8 @@ def scaling_only(env, potential: str, repeat: int, steps: int, ranks: list[int],
     runs, eff, wall_eff = strong_scaling(env, potential, repeat, steps, ranks, work)
     for n in ranks:
         r = runs[n]
-        print(f"{r['atoms']} atoms, {n} rank(s), {steps} steps: loop {r['loop_s']:.1f} s, CPU {r['cpu_percent']:.0f} %, "
+        print(f"{r['atoms']} atoms, {n} rank(s), {steps} steps: loop {r['loop_s']:.1f} s, "
+              f"CPU {r['cpu_percent']:.0f} %, "
               f"{r['us_per_atom_step_core']:.1f} µs/atom/step/core, efficiency {eff[n]:.2f} (wall {wall_eff[n]:.2f})")
     return {"benchmark": "md", "scaling_only": True, "model": model_name, "machine": platform.node(),
             "cpus": os.cpu_count(), "loadavg": os.getloadavg(), "lammps_version": env.lammps_version,

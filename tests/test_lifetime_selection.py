@@ -114,7 +114,8 @@ def test_sweep_case_scores_on_train_only(tmp_path):
     root = shared_data("ageing", "severson_attia")
     with data.record_reads() as reads:
         assert main(["lifetime", "--config", str(REPO / "examples/lifetime_severson.toml"), "--set",
-                     "lifetime.model=elastic_net", "--set", "lifetime.cv_only=true", "--set", "lifetime.params.alpha=0.01",
+                     "lifetime.model=elastic_net", "--set", "lifetime.cv_only=true",
+                     "--set", "lifetime.params.alpha=0.01",
                      "--set", "lifetime.params.l1_ratio=0.5", "--out-dir", str(tmp_path)]) == 0
     assert reads and all("/train/" in p for p in reads)
     train = data.read_severson_split(root, "train")

@@ -15,7 +15,8 @@ from .descriptors import DescriptorSet
 class DescriptorSettings:
     cutoff: float = 5.2
     # defaults = the shipped model's set (examples/mlff_li.toml): benchmarks time random models of it
-    g2_centered_eta: list[float] = field(default_factory=lambda: [0.001, 0.004, 0.01, 0.02, 0.035, 0.06, 0.1, 0.18, 0.3])
+    g2_centered_eta: list[float] = field(
+        default_factory=lambda: [0.001, 0.004, 0.01, 0.02, 0.035, 0.06, 0.1, 0.18, 0.3])
     g2_shifted_rs: list[float] = field(default_factory=lambda: [round(2.2 + 0.2 * k, 1) for k in range(15)])
     g2_shifted_eta: float = 4.0
     g4_eta: list[float] = field(default_factory=lambda: [0.002, 0.015, 0.04])

@@ -268,7 +268,8 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]
             if self.epoch % 10 == 0 or self.epoch == 1:
                 log.info(
-                    "epoch %4d  validation RMSE: energy %.3f meV/atom, force %.4f eV/Å, stress %.3f GPa  lr %.1e  (%.0f s)",
+                    "epoch %4d  validation RMSE: energy %.3f meV/atom, force %.4f eV/Å, stress %.3f GPa"
+                    "  lr %.1e  (%.0f s)",
                     self.epoch,
                     np.sqrt(e_mse) * 1e3,
                     np.sqrt(f_mse),

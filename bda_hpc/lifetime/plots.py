@@ -64,7 +64,8 @@ def forecasts(block: dict, models: list[str], fold_name: str, path: Path, band_z
         for model, colour in zip(models, ("tab:orange", "tab:blue", "tab:gray", "tab:green")):
             mean = result[model]["mean"][k]
             # the calibrated band where there is one (see calibration.py), else the nominal ensemble band
-            width = result[model]["half_width"][k] if "half_width" in result[model] else band_z * result[model]["std"][k]
+            fit = result[model]
+            width = fit["half_width"][k] if "half_width" in fit else band_z * fit["std"][k]
             ax.plot(cycles, mean, color=colour, lw=1.2, label=model)
             if np.any(width > 0):
                 ax.fill_between(cycles, mean - width, mean + width, color=colour, alpha=0.25)

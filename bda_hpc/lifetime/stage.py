@@ -116,7 +116,8 @@ def _cv_only(cfg: LifetimeConfig, data_dir: Path):
     best = fit_cycle_life(cfg.cycle_life, data_dir, cfg.seed)[-1]    # baselines first, then the model
     summary = {"task": "cycle_life", "model": best.spec.name, "params": best.params, "cv_rmse": best.cv_rmse,
                "cv_rmse_std": best.cv_rmse_std, "cv_folds": cfg.cycle_life.cv_folds}
-    return summary, {"summary_json": json.dumps(summary, default=_jsonable)}, {"cycle_life_cv_rmse": _cv_score(cfg, best)}, None
+    return (summary, {"summary_json": json.dumps(summary, default=_jsonable)},
+            {"cycle_life_cv_rmse": _cv_score(cfg, best)}, None)
 
 
 def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
@@ -181,8 +182,9 @@ def _with_selection(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm, su
                 **{f"predicted_{label}": (p[split], "1") for label, p in result["predictions"].items()}}
         for split in SEVERSON_SPLITS}, "summary_json": json.dumps(summary, default=_jsonable)}
     for s in SEVERSON_SPLITS:
-        params[f"cycle_life_rmse_{s}"] = Parameter(chosen["rmse_cycles"][s], "1", f"RMSE of predicted cycle life on {s} "
-                                                   "(cycles)", f"selection protocol: {chosen['candidate']}, seed {cfg.seed}")
+        provenance = f"selection protocol: {chosen['candidate']}, seed {cfg.seed}"
+        params[f"cycle_life_rmse_{s}"] = Parameter(chosen["rmse_cycles"][s], "1",
+                                                   f"RMSE of predicted cycle life on {s} (cycles)", provenance)
         params[f"cycle_life_mape_{s}"] = Parameter(chosen["mape_percent"][s], "percent", f"MAPE on {s}",
                                                    chosen["candidate"])
     if comm.rank == 0:
@@ -261,8 +263,8 @@ def _warning_spread(cells, cfg: WarningConfig, seed: int) -> dict:
     out = {"spread_over_subsets": subsample_spread(cells, cfg, lambda cs: run_warnings(cs, cfg), seeds),
            f"baseline_capacity_drop_{100 * cfg.baseline_drop:g}pct": {
                **{k: base[k] for k in ("detected_fraction", "median_lead_cycles", "false_alarm_rate")},
-               "spread_over_subsets": subsample_spread(cells, cfg, lambda cs: capacity_drop_rule(cs, cfg, cfg.baseline_drop),
-                                                       seeds)}}
+               "spread_over_subsets": subsample_spread(
+                   cells, cfg, lambda cs: capacity_drop_rule(cs, cfg, cfg.baseline_drop), seeds)}}
     log.info("early warning over %d random 75 %% fleet subsets (mean ± std): fleet z-score %s; baseline "
              "(%.0f %% capacity drop) %s", len(seeds), _fmt_spread(out["spread_over_subsets"]), 100 * cfg.baseline_drop,
              _fmt_spread(out[f"baseline_capacity_drop_{100 * cfg.baseline_drop:g}pct"]["spread_over_subsets"]))

@@ -297,5 +297,6 @@ def format_summary(cv: dict) -> str:
             for kind, m in kinds.items():
                 lines.append(f"  {model:20s} {kind:7s} {m['rul_mae_cycles'][0]:6.1f} ± {m['rul_mae_cycles'][1]:5.1f}"
                              f"  | {1e3 * m['trajectory_rmse_ah'][0]:6.1f} ± {1e3 * m['trajectory_rmse_ah'][1]:5.1f}"
-                             f"  | {m['band_coverage'][0]:.2f} -> {m.get('band_coverage_calibrated', (np.nan,))[0]:.2f}")
+                             f"  | {m['band_coverage'][0]:.2f}"
+                             f" -> {m.get('band_coverage_calibrated', (np.nan,))[0]:.2f}")
     return "\n".join(lines)
