@@ -18,8 +18,9 @@ cdef extern from "nnp.h":
     const char *nnp_element_symbol(const nnp_model *model, int t)
     double nnp_cutoff(const nnp_model *model)
     int nnp_num_descriptors(const nnp_model *model)
-    int nnp_compute(const nnp_model *model, int nlocal, int ntotal, const int *type, const int64_t *offsets,
-                    const int *neigh, const double *vec, double *energy_atom, double *force, double *virial) nogil
+    int nnp_compute_peratom(const nnp_model *model, int nlocal, int ntotal, const int *type, const int64_t *offsets,
+                            const int *neigh, const double *vec, double *energy_atom, double *force, double *virial,
+                            double *virial_atom) nogil
     int nnp_descriptors(const nnp_model *model, int nlocal, int ntotal, const int *type, const int64_t *offsets,
                         const int *neigh, const double *vec, double *G, double *dG) nogil
 
@@ -53,17 +54,27 @@ cdef class NNPCore:
         return [nnp_element_symbol(self.model, t).decode() for t in range(nnp_num_elements(self.model))]
 
     def compute(self, int nlocal, const int[::1] types, const int64_t[::1] offsets, const int[::1] neigh,
-                const double[:, ::1] vec, double[::1] energies, double[:, ::1] forces, double[::1] virial):
-        """Per-atom energies (overwritten), forces and virial (both accumulated): see nnp.h."""
+                const double[:, ::1] vec, double[::1] energies, double[:, ::1] forces, double[::1] virial,
+                double[:, ::1] virial_atom=None):
+        """Per-atom energies (overwritten), forces, virial and, when given, the per-atom virial
+        (ntotal, 6) (all three accumulated): see nnp.h."""
         cdef int ntotal = forces.shape[0]
         cdef int rc
+        cdef double *vatom = NULL
         self._check(nlocal, types, offsets, neigh, vec, ntotal)
         if energies.shape[0] < nlocal or virial.shape[0] != 6:
             raise NNPCoreError("energies needs nlocal entries and virial 6")
+        if virial_atom is not None:
+            if virial_atom.shape[0] != ntotal or virial_atom.shape[1] != 6:
+                raise NNPCoreError(f"virial_atom must be ({ntotal}, 6), got ({virial_atom.shape[0]}, "
+                                   f"{virial_atom.shape[1]})")
+            if ntotal:
+                vatom = &virial_atom[0, 0]
         with nogil:
-            rc = nnp_compute(self.model, nlocal, ntotal, &types[0], &offsets[0], &neigh[0] if neigh.shape[0] else NULL,
-                             &vec[0, 0] if vec.shape[0] else NULL, &energies[0] if nlocal else NULL,
-                             &forces[0, 0] if ntotal else NULL, &virial[0])
+            rc = nnp_compute_peratom(self.model, nlocal, ntotal, &types[0], &offsets[0],
+                                     &neigh[0] if neigh.shape[0] else NULL, &vec[0, 0] if vec.shape[0] else NULL,
+                                     &energies[0] if nlocal else NULL, &forces[0, 0] if ntotal else NULL,
+                                     &virial[0], vatom)
         if rc != 0:
             raise NNPCoreError(nnp_last_error().decode())
 

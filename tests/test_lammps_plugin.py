@@ -74,6 +74,32 @@ def test_plugin_matches_ase_on_test_set_and_bcc_cell(lammps_env, models, tmp_pat
     assert np.abs(got[-1].forces).max() > 1e-2 and np.abs(got[-1].stress).max() > 1e-5
 
 
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_per_atom_virial_and_energies_sum_to_totals_and_match_the_core(lammps_env, models, tmp_path, nprocs):
+    """compute stress/atom through the plugin (ghost shares reverse-communicated across ranks) against
+    the C core called on the periodic cell from Python; per-atom energies and virials sum to the totals."""
+    from bda_hpc._ext.nnp import NNPCore
+    from bda_hpc.atomistic.lammps.inputs import nnp_potential
+    from bda_hpc.atomistic.lammps.single_point import lammps_single_points
+    from bda_hpc.atomistic.neighbors import build_csr
+
+    atoms = _bcc_cell((4, 4, 4), seed=10 + nprocs)
+    text = models[1]
+    got = lammps_single_points(lammps_env, [atoms], ["Li"], nnp_potential(lammps_env.plugin, text, ["Li"]),
+                               tmp_path, nprocs)[0]
+    core = NNPCore(text.read_text())
+    n = len(atoms)
+    csr = build_csr(atoms.positions, atoms.cell.array, atoms.pbc, core.cutoff)
+    ref, w = np.zeros((n, 6)), np.zeros(6)
+    core.compute(n, np.zeros(n, np.int32), csr.offsets, csr.neigh, csr.vec, np.zeros(n), np.zeros((n, 3)), w, ref)
+    assert np.abs(got.virials - ref).max() < TOL * np.abs(ref).max()
+    assert abs(got.energies.sum() - got.energy) < 1e-12 * abs(got.energy)
+    # sum of per-atom virials = global virial = -stress V (ASE Voigt order yz xz xy -> xy xz yz)
+    total = -got.stress[[0, 1, 2, 5, 4, 3]] * atoms.get_volume()
+    assert np.abs(got.virials.sum(axis=0) - total).max() < TOL * np.abs(total).max()
+    assert np.ptp(got.virials[:, 0]) > 1e-2 * np.abs(ref).max()  # not a uniform share of the total
+
+
 def test_hdf5_model_is_exported_for_the_plugin(lammps_env, models, tmp_path):
     from bda_hpc.atomistic.lammps.inputs import model_text
 

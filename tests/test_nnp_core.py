@@ -149,3 +149,63 @@ def test_core_rejects_bad_model_text_and_inputs():
     bad[0] = 7
     with pytest.raises(NNPCoreError, match="outside"):
         core.compute(2, np.zeros(2, np.int32), csr.offsets, bad, csr.vec, np.zeros(2), np.zeros((2, 3)), np.zeros(6))
+
+
+def _rattled_bcc(seed):
+    from ase.build import bulk
+
+    atoms = bulk("Li", "bcc", a=3.45, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.12, seed=seed)
+    atoms.set_cell(atoms.cell.array @ np.array([[1, 0.04, 0], [0, 1, 0.02], [0.03, 0, 1]]), scale_atoms=True)
+    return atoms.positions, atoms.cell.array
+
+
+def _core_results(core, csr, n, per_atom):
+    e, f, w = np.zeros(n), np.zeros((n, 3)), np.zeros(6)
+    wa = np.zeros((n, 6)) if per_atom else None
+    core.compute(n, np.zeros(n, np.int32), csr.offsets, csr.neigh, csr.vec, e, f, w, wa)
+    return e, f, w, wa
+
+
+def test_per_atom_virial_sums_to_global_and_leaves_the_rest_bit_identical():
+    _, model = random_model(8)
+    core = NNPCore(model.to_text())
+    pos, cell = _rattled_bcc(8)
+    csr = build_csr(pos, cell, PBC, model.descriptors.cutoff)
+    e, f, w, wa = _core_results(core, csr, len(pos), True)
+    e0, f0, w0, _ = _core_results(core, csr, len(pos), False)
+    assert np.array_equal(e, e0) and np.array_equal(f, f0) and np.array_equal(w, w0)
+    assert np.abs(wa.sum(axis=0) - w).max() <= 1e-13 * np.abs(w).max()
+    assert np.abs(wa).max() > 1e-3 and np.ptp(wa[:, 0]) > 1e-3  # per-atom values differ from atom to atom
+    with pytest.raises(NNPCoreError, match=r"virial_atom must be \(16, 6\)"):
+        core.compute(16, np.zeros(16, np.int32), csr.offsets, csr.neigh, csr.vec, e, f, w, np.zeros((16, 3)))
+
+
+def test_per_atom_virial_matches_torch_autograd_pair_decomposition():
+    """Independent twin: dE_i/dvec_p by torch autograd of the descriptors, each pair term
+    -vec_a dE_i/dvec_b, symmetrized, split half to the centre and half to the neighbour (periodic
+    images folded)."""
+    from bda_hpc.atomistic.torch_nnp import _triplets, torch_descriptors
+
+    tm, model = random_model(9)
+    core = NNPCore(model.to_text())
+    pos, cell = _rattled_bcc(9)
+    n = len(pos)
+    csr = build_csr(pos, cell, PBC, model.descriptors.cutoff)
+    *_, wa = _core_results(core, csr, n, True)
+
+    vec = torch.tensor(csr.vec, requires_grad=True)
+    centre = np.repeat(np.arange(n), np.diff(csr.offsets))
+    p, q = _triplets(csr.offsets)
+    G = torch_descriptors(vec, torch.from_numpy(centre), torch.from_numpy(p), torch.from_numpy(q), n,
+                          model.descriptors)
+    t = torch.zeros(n, dtype=torch.int64)
+    tm.atomic_energies((G - tm.shift[t]) / tm.scale[t], t).sum().backward()
+    g, v = vec.grad.numpy(), csr.vec
+    outer = -np.einsum("pa,pb->pab", v, g)
+    outer = 0.5 * (outer + outer.transpose(0, 2, 1))
+    terms = outer[:, [0, 1, 2, 0, 0, 1], [0, 1, 2, 1, 2, 2]]
+    ref = np.zeros((n, 6))
+    np.add.at(ref, centre, 0.5 * terms)
+    np.add.at(ref, csr.neigh, 0.5 * terms)
+    assert np.allclose(wa, ref, rtol=1e-9, atol=1e-10 * np.abs(ref).max())

@@ -93,8 +93,9 @@ double PairBdaNNP::init_one(int, int)
 void PairBdaNNP::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-  if (vflag_atom || cvflag_atom)
-    error->all(FLERR, "pair_style bda/nnp: per-atom virial (compute stress/atom) is not available");
+  if (cvflag_atom)
+    error->all(FLERR, "pair_style bda/nnp: the centroid per-atom virial (compute centroid/stress/atom) is not "
+               "available; use compute stress/atom");
 
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
@@ -123,8 +124,10 @@ void PairBdaNNP::compute(int eflag, int vflag)
   energy_atom.assign(nlocal > 0 ? nlocal : 1, 0.0);
 
   double w[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-  int rc = nnp_compute(model, nlocal, nall, nnp_type.data(), offsets.data(), neigh.data(), vec.data(),
-                       energy_atom.data(), nall ? &atom->f[0][0] : nullptr, w);
+  // per-atom virial: shares land in ghost slots too; compute stress/atom reverse-communicates them
+  double *vatom_flat = (vflag_atom && nall) ? &vatom[0][0] : nullptr;
+  int rc = nnp_compute_peratom(model, nlocal, nall, nnp_type.data(), offsets.data(), neigh.data(), vec.data(),
+                               energy_atom.data(), nall ? &atom->f[0][0] : nullptr, w, vatom_flat);
   if (rc != NNP_OK) error->one(FLERR, "pair_style bda/nnp: {}", nnp_last_error());
 
   if (eflag_global)

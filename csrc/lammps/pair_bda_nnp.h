@@ -4,8 +4,9 @@
  *   pair_coeff * * li.nnp Li [Li ...]     # model text export, then one element per LAMMPS type
  *
  * Full neighbour list with ghosts; newton_pair on (forces on ghosts are reverse-communicated).
- * Global energy, per-atom energy and global virial; the per-atom virial is not available
- * (the core API returns no pair-resolved forces).
+ * Global energy, per-atom energy, global and per-atom virial (compute stress/atom: each pair
+ * term is split half and half between centre and neighbour, as LAMMPS's ev_tally_xyz does).
+ * The centroid per-atom virial is not available.
  */
 #ifndef BDA_HPC_PAIR_BDA_NNP_H
 #define BDA_HPC_PAIR_BDA_NNP_H

@@ -582,6 +582,12 @@ static int check_arguments(const nnp_model *m, int nlocal, int ntotal, const int
 int nnp_compute(const nnp_model *m, int nlocal, int ntotal, const int *type, const int64_t *offsets, const int *neigh, const double *vec,
                 double *energy_atom, double *force, double *virial)
 {
+    return nnp_compute_peratom(m, nlocal, ntotal, type, offsets, neigh, vec, energy_atom, force, virial, NULL);
+}
+
+int nnp_compute_peratom(const nnp_model *m, int nlocal, int ntotal, const int *type, const int64_t *offsets, const int *neigh,
+                        const double *vec, double *energy_atom, double *force, double *virial, double *virial_atom)
+{
     int max_neigh, rc;
     scratch s;
     last_error[0] = '\0';
@@ -590,7 +596,7 @@ int nnp_compute(const nnp_model *m, int nlocal, int ntotal, const int *type, con
     const int nd = m->n2 + m->n4;
     double *G = malloc(sizeof(double) * nd), *x = malloc(sizeof(double) * nd), *dvec = malloc(sizeof(double) * 3 * s.cap);
     if (!G || !x || !dvec) { free(G); free(x); free(dvec); scratch_free(&s); return fail(NNP_ERR_MEMORY, "out of memory"); }
-    const int need_grad = force || virial;
+    const int need_grad = force || virial || virial_atom;
 
     for (int i = 0; i < nlocal; i++) {
         const nnp_network *net = &m->net[type[i]];
@@ -605,8 +611,8 @@ int nnp_compute(const nnp_model *m, int nlocal, int ntotal, const int *type, con
         centre_gradient(m, &s, n, s.dEdG, dvec);
         for (int q = 0; q < n; q++) {
             const double *g = &dvec[3 * q], *v = &s.v[3 * q];
+            const int j = neigh[offsets[i] + s.entry[q]];
             if (force) {
-                const int j = neigh[offsets[i] + s.entry[q]];
                 for (int c = 0; c < 3; c++) {
                     force[3 * j + c] -= g[c];
                     force[3 * i + c] += g[c];
@@ -615,6 +621,18 @@ int nnp_compute(const nnp_model *m, int nlocal, int ntotal, const int *type, con
             if (virial) {
                 virial[0] -= v[0] * g[0]; virial[1] -= v[1] * g[1]; virial[2] -= v[2] * g[2];
                 virial[3] -= v[0] * g[1]; virial[4] -= v[0] * g[2]; virial[5] -= v[1] * g[2];
+            }
+            if (virial_atom) {
+                /* half of the pair term to the centre, half to the neighbour (LAMMPS's ev_tally_xyz);
+                 * symmetrized: a many-body pair term is not, and LAMMPS keeps only 6 components, which
+                 * must rotate as a tensor (the sum over atoms is symmetric either way) */
+                const double w[6] = {-0.5 * v[0] * g[0], -0.5 * v[1] * g[1], -0.5 * v[2] * g[2],
+                                     -0.25 * (v[0] * g[1] + v[1] * g[0]), -0.25 * (v[0] * g[2] + v[2] * g[0]),
+                                     -0.25 * (v[1] * g[2] + v[2] * g[1])};
+                for (int c = 0; c < 6; c++) {
+                    virial_atom[6 * i + c] += w[c];
+                    virial_atom[6 * j + c] += w[c];
+                }
             }
         }
     }

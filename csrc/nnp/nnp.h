@@ -75,6 +75,16 @@ int nnp_compute(const nnp_model *model, int nlocal, int ntotal, const int *type,
                 const int64_t *offsets, const int *neigh, const double *vec,
                 double *energy_atom, double *force, double *virial);
 
+/* nnp_compute plus the per-atom virial (its other results are the very same numbers):
+ *   virial_atom[6*ntotal]  ACCUMULATED (+=), order xx yy zz xy xz yz (eV). Each pair term
+ *                          -vec_a dE_i/dvec_b of centre i and neighbour j, symmetrized in (a, b) so
+ *                          that it rotates as a tensor, goes half to i and half to j (LAMMPS's
+ *                          ev_tally_xyz split), so ghost slots get shares that LAMMPS
+ *                          reverse-communicates; the sum over atoms is the global virial. */
+int nnp_compute_peratom(const nnp_model *model, int nlocal, int ntotal, const int *type,
+                        const int64_t *offsets, const int *neigh, const double *vec,
+                        double *energy_atom, double *force, double *virial, double *virial_atom);
+
 /* Scaled descriptors and their derivatives, for training and tests.
  *   G[nlocal * nd]        (G_raw - shift) / scale of every centre (nd = nnp_num_descriptors)
  *   dG[nnz * nd * 3]      dG_i[a] / d vec_p[x] for every neighbour entry p of centre i,

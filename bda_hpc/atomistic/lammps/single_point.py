@@ -25,6 +25,7 @@ class LammpsResult:
     energies: np.ndarray  # (N,) eV
     forces: np.ndarray  # (N, 3) eV/Å, caller's frame
     stress: np.ndarray  # (6,) ASE Voigt xx yy zz yz xz xy, eV/Å^3, caller's frame
+    virials: np.ndarray | None = None  # (N, 6) per-atom virial xx yy zz xy xz yz, eV, caller's frame
 
 
 BLOCK = """clear
@@ -36,9 +37,10 @@ read_data {data}
 {potential}neighbor 1.0 bin
 compute peatom all pe/atom
 compute virial all pressure NULL virial
+compute satom all stress/atom NULL virial
 thermo_style custom step pe c_virial[1] c_virial[2] c_virial[3] c_virial[4] c_virial[5] c_virial[6]
 thermo_modify format float %.17g
-dump forces all custom 1 {dump} id type fx fy fz c_peatom
+dump forces all custom 1 {dump} id type fx fy fz c_peatom c_satom[*]
 dump_modify forces format float %.17g sort id
 run 0
 undump forces
@@ -69,9 +71,21 @@ def _result(frame, thermo: dict, dump: Path) -> LammpsResult:
     forces = frame.forces_to_caller(np.column_stack([cols["fx"], cols["fy"], cols["fz"]]))
     # c_virial = W / V in bar (LAMMPS scales by nktv2p); ASE stress = -W / V in eV/Å^3
     pxx, pyy, pzz, pxy, pxz, pyz = (thermo[f"c_virial[{k}]"][-1] / NKTV2P_METAL for k in range(1, 7))
-    tensor = frame.tensor_to_caller(-np.array([[pxx, pxy, pxz], [pxy, pyy, pyz], [pxz, pyz, pzz]]))
+    tensor = frame.tensor_to_caller(-_tensor([pxx, pyy, pzz, pxy, pxz, pyz]))
     stress = np.array([tensor[0, 0], tensor[1, 1], tensor[2, 2], tensor[1, 2], tensor[0, 2], tensor[0, 1]])
-    return LammpsResult(float(thermo["PotEng"][-1]), cols["c_peatom"], forces, stress)
+    # c_satom = -(per-atom virial) in bar Å^3, order xx yy zz xy xz yz
+    virials = np.column_stack([cols[f"c_satom[{k}]"] for k in range(1, 7)]) / -NKTV2P_METAL
+    virials = np.array([_voigt(frame.tensor_to_caller(_tensor(w))) for w in virials]).reshape(-1, 6)
+    return LammpsResult(float(thermo["PotEng"][-1]), cols["c_peatom"], forces, stress, virials)
+
+
+def _tensor(w) -> np.ndarray:
+    """3x3 tensor of LAMMPS's 6 components xx yy zz xy xz yz."""
+    return np.array([[w[0], w[3], w[4]], [w[3], w[1], w[5]], [w[4], w[5], w[2]]])
+
+
+def _voigt(t: np.ndarray) -> np.ndarray:
+    return np.array([t[0, 0], t[1, 1], t[2, 2], t[0, 1], t[0, 2], t[1, 2]])
 
 
 def max_relative_differences(
