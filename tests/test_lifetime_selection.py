@@ -34,7 +34,8 @@ def test_selection_reads_only_train_and_evaluation_reads_tests_afterwards(small_
     assert result["rows"]["baseline_log_var_dq"]["rmse_cycles"]["test1"] == pytest.approx(138, abs=2)
     # test1 without an extreme cell has one cell fewer: the figures are recomputed, not copied
     chosen = result["rows"]["chosen"]["rmse_cycles"]
-    assert chosen["test1_without_longest"] != chosen["test1"] != chosen["test1_without_shortest"]
+    assert chosen["test1_without_longest"] != chosen["test1"] != chosen["test1_published"]
+    assert sorted(result["observed"]["test1"])[0] == 148        # the published set drops the 148-cycle cell
 
 
 def test_selection_chooses_the_lowest_repeated_cv_score(small_selection):
@@ -124,3 +125,19 @@ def test_sweep_case_scores_on_train_only(tmp_path):
                             np.array([c.cycle_life for c in train]), 5, 0)
     score = read_params(tmp_path / "lifetime.h5").parameters["cycle_life_cv_rmse"]
     assert score.value == pytest.approx(direct.mean(), rel=1e-12) and score.uncertainty == pytest.approx(direct.std())
+
+
+def test_protocol_v2_chooses_among_clipped_candidates_and_reports_v1_and_the_published_model():
+    root = shared_data("ageing", "severson_attia")
+    cfg = protocol.SelectionConfig(enabled=True, folds=3, repeats=1, feature_sets=["discharge"],
+                                   families=["pls", "elastic_net"], targets=["log10"], clip="always")
+    sel = protocol.select(cfg, root, seed=0)
+    clipped = [row for row in sel.table if row["clip"]]
+    assert sel.chosen.clip and sel.chosen.name == min(clipped, key=lambda r: r["cv_rmse"])["name"]
+    assert all(c.clip for c in sel.family_best.values())
+    assert sel.reference["lowest_cv_any"].name == min(sel.table, key=lambda r: r["cv_rmse"])["name"]
+    published = [r for r in sel.table if r["family"] == "elastic_net" and not r["clip"]]
+    assert sel.reference["published_discharge"].name == min(published, key=lambda r: r["cv_rmse"])["name"]
+    rows = protocol.evaluate_selection(sel, root)["rows"]
+    assert {"chosen", "lowest_cv_any", "published_discharge"} <= set(rows)
+    assert max(np.max(p) for p in protocol.evaluate_selection(sel, root)["predictions"]["chosen"].values()) <= 2160

@@ -26,53 +26,40 @@ DEFAULTS = {
     "elastic_net": {"alpha": 1e-3, "l1_ratio": 0.5},
     "pls": {"n_components": 2},
     "gbt": {"n_estimators": 300, "max_depth": 2, "learning_rate": 0.05, "subsample": 0.8},
-    "mlp": {"hidden": 16, "weight_decay": 1e-2, "epochs": 400, "lr": 2e-2},
+    "mlp": {"hidden": 16, "weight_decay": 1e-2, "epochs": 400, "lr": 2e-2, "members": 5},
 }
 
 
 class TorchMLP(RegressorMixin, BaseEstimator):
-    """One-hidden-layer tanh network trained full-batch with Adam and weight decay (small data)."""
+    """One-hidden-layer tanh network, full-batch Adam with weight decay, averaged over ``members`` seeds
+    (small data: one initialisation alone is noisy). Trained by :func:`mlp.train_members`."""
 
-    def __init__(self, hidden=16, weight_decay=1e-2, epochs=400, lr=2e-2, seed=0):
+    def __init__(self, hidden=16, weight_decay=1e-2, epochs=400, lr=2e-2, members=5, seed=0):
         self.hidden = hidden
         self.weight_decay = weight_decay
         self.epochs = epochs
         self.lr = lr
+        self.members = members
         self.seed = seed
 
-    def _net(self, n_in):
-        import torch
-
-        return torch.nn.Sequential(torch.nn.Linear(n_in, self.hidden), torch.nn.Tanh(),
-                                   torch.nn.Linear(self.hidden, 1)).double()
-
     def fit(self, X, y):
-        import torch
+        from .mlp import train_members
 
-        torch.manual_seed(self.seed)
-        X = torch.as_tensor(np.asarray(X, dtype=float))
-        y = torch.as_tensor(np.asarray(y, dtype=float)).reshape(-1, 1)
-        self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
-        target = (y - self.y_mean_) / self.y_std_
-        net = self._net(X.shape[1])
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        for _ in range(int(self.epochs)):
-            opt.zero_grad()
-            loss = torch.mean((net(X) - target) ** 2)
-            loss.backward()
-            opt.step()
-        self.state_ = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float).ravel()
+        masks = np.ones((int(self.members), len(y)), dtype=bool)
+        self.state_ = train_members(X, y, masks, member_seeds(self.seed, int(self.members)), int(self.hidden),
+                                    self.weight_decay, self.lr, int(self.epochs))
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict(self, X):
-        import torch
+        from .mlp import apply_members
 
-        net = self._net(self.n_features_in_)
-        net.load_state_dict(self.state_)
-        with torch.no_grad():
-            out = net(torch.as_tensor(np.asarray(X, dtype=float))).numpy().ravel()
-        return out * self.y_std_ + self.y_mean_
+        return apply_members(self.state_, X).mean(axis=0)
+
+
+def member_seeds(seed: int, members: int) -> list[int]:
+    return [1000 * int(seed) + k for k in range(members)]
 
 
 class ClipToTrainingRange(RegressorMixin, BaseEstimator):
@@ -107,7 +94,7 @@ def _core(kind: str, params: dict, seed: int):
                                          learning_rate=params["learning_rate"], subsample=params["subsample"],
                                          random_state=seed)
     return TorchMLP(hidden=int(params["hidden"]), weight_decay=params["weight_decay"], epochs=int(params["epochs"]),
-                    lr=params["lr"], seed=seed)
+                    lr=params["lr"], members=int(params["members"]), seed=seed)
 
 
 def model_params(kind: str, params: dict | None = None) -> dict:
