@@ -2,23 +2,50 @@
 with known answers (random walks of known D, exact Arrhenius data, constructed surfaces)."""
 import numpy as np
 import pytest
+from scipy.signal import lfilter
 
+from bda_hpc.atomistic.diffusion import blocked_mean
 from bda_hpc.atomistic.lammps import analysis
 from bda_hpc.atomistic.lammps.runner import ThermoParser
 from bda_hpc.errors import ConfigError, SolverError
 
 
 @pytest.mark.parametrize("dims", [2, 3])
-def test_diffusivity_of_random_walks(dims):
+def test_diffusivity_and_its_error_on_random_walks(dims):
+    """200 independent runs of 50 walkers of known D: the estimates scatter around D by what their
+    blocked standard errors say (the error is calibrated, not just small)."""
     rng = np.random.default_rng(1)
-    D, dt, nsteps, nwalkers = 0.37, 0.01, 400, 4000
-    steps = rng.normal(0, np.sqrt(2 * D * dt), (nsteps, nwalkers, dims))
-    msd = (np.cumsum(steps, axis=0) ** 2).sum(axis=2).mean(axis=1)
-    t = dt * np.arange(1, nsteps + 1)
-    got, err = analysis.diffusivity(t, msd, dims)
-    # the MSD average over 4000 walkers has ~2 % relative scatter
-    assert got == pytest.approx(D, rel=0.06)
-    assert 0 < err < 0.05 * D
+    D, dt, nsteps, nwalkers, runs = 0.37, 0.01, 256, 50, 200
+    t = dt * np.arange(nsteps + 1)
+    got, errs = [], []
+    for _ in range(runs):
+        steps = rng.normal(0, np.sqrt(2 * D * dt), (nsteps, nwalkers, dims))
+        path = np.concatenate([np.zeros((1, nwalkers, dims)), np.cumsum(steps, axis=0)])
+        d, e = analysis.msd_diffusivity(t, (path ** 2).sum(axis=2).mean(axis=1), dims)
+        got.append(d)
+        errs.append(e)
+    got, errs = np.array(got), np.array(errs)
+    assert abs(got.mean() - D) < 4 * got.std() / np.sqrt(runs)  # unbiased
+    assert 0.8 < got.std() / np.sqrt(np.mean(errs ** 2)) < 1.25  # calibrated error bars
+
+
+def test_blocked_mean_error_of_a_correlated_series():
+    """AR(1) series x_k = phi x_(k-1) + noise: the standard error of the mean is sqrt((1 + phi) / (1 - phi))
+    times the naive one; blocking finds it, the naive estimate is 4.4x too small."""
+    rng = np.random.default_rng(2)
+    phi, n, runs = 0.9, 8192, 100
+    means, errs = [], []
+    for _ in range(runs):
+        noise = rng.normal(0, 1, n)
+        noise[0] /= np.sqrt(1 - phi ** 2)  # stationary start
+        m, e = blocked_mean(lfilter([1.0], [1.0, -phi], noise))
+        means.append(m)
+        errs.append(e)
+    exact = np.sqrt((1 + phi) / (1 - phi) / (1 - phi ** 2) / n)  # sigma_x^2 = 1 / (1 - phi^2)
+    assert 0.8 < np.mean(errs) / exact < 1.2
+    assert 0.75 < np.std(means) / exact < 1.3
+    with pytest.raises(SolverError, match="at least 32 samples"):
+        blocked_mean(np.ones(20))
 
 
 def test_arrhenius_recovers_prefactor_and_barrier():
@@ -103,18 +130,26 @@ def test_example_config_and_jobscript_are_valid():
     assert subprocess.run(["bash", "-n", str(REPO / "jobscripts/md_li.sbatch")]).returncode == 0
 
 
-def test_time_origin_msd_of_one_wrapped_walker():
-    """One periodic random walk of known D: unwrapped, origin-averaged MSD gives D back."""
+def test_one_wrapped_vibrating_walker():
+    """One periodic random walk of known D plus vibrations (an adatom in a periodic cell), 200 times:
+    unwrapped, the window-averaged estimate is unbiased with calibrated errors; vibrations alone
+    give no diffusion."""
     rng = np.random.default_rng(5)
-    D, dt, L = 0.8, 0.05, 10.0
-    path = np.cumsum(rng.normal(0, np.sqrt(2 * D * dt), (20000, 2)), axis=0)
-    wrapped = path % L
-    xy = np.column_stack([analysis.unwrap(wrapped[:, 0], L), analysis.unwrap(wrapped[:, 1], L)])
+    D, dt, L, n, runs = 0.8, 0.05, 10.0, 4000, 200
+    got, errs = [], []
+    for _ in range(runs):
+        path = np.cumsum(rng.normal(0, np.sqrt(2 * D * dt), (n, 2)), axis=0) + rng.normal(0, 0.3, (n, 2))
+        wrapped = path % L
+        xy = np.column_stack([analysis.unwrap(wrapped[:, 0], L), analysis.unwrap(wrapped[:, 1], L)])
+        d, e = analysis.trajectory_diffusivity(dt * np.arange(n), xy, 2)
+        got.append(d)
+        errs.append(e)
     np.testing.assert_allclose(xy - xy[0], path - path[0], atol=1e-9)
-    lags = 200
-    msd = analysis.time_averaged_msd(xy, lags)
-    got, err = analysis.diffusivity(dt * np.arange(lags + 1), msd, 2)
-    assert got == pytest.approx(D, rel=0.15) and analysis.resolved(got, err)
+    got, errs = np.array(got), np.array(errs)
+    assert abs(got.mean() - D) < 4 * got.std() / np.sqrt(runs)
+    assert 0.75 < got.std() / np.sqrt(np.mean(errs ** 2)) < 1.33
+    still, err = analysis.trajectory_diffusivity(dt * np.arange(n), rng.normal(0, 0.3, (n, 2)), 2)
+    assert not analysis.resolved(still, err) and still < 0.01 * D
     assert not analysis.resolved(-0.1, 0.05) and not analysis.resolved(0.1, 0.05)
 
 
@@ -124,8 +159,11 @@ def test_li_metal_parameters_only_from_resolved_results():
     results = {"diffusion": {"temperatures_K": [350.0, 400.0, 450.0], "D_A2_per_ps": [1e-3, 4e-3, 1.2e-2],
                              "D_stderr_A2_per_ps": [1e-4, 2e-4, 5e-4], "atoms": 11652, "vacancies": 12,
                              "prefactor": 2.0, "activation_energy": 0.5},
-               "surface": {"temperature_K": 300.0, "D_100_A2_per_ps": 0.2, "D_100_stderr_A2_per_ps": 0.01,
-                           "D_110_A2_per_ps": 0.05, "D_110_stderr_A2_per_ps": 0.04}}
+               "surface": {"reference_temperature_K": 300.0,
+                           "100": {"md": {"temperatures_K": [300.0], "D_A2_per_ps": [0.2],
+                                          "D_stderr_A2_per_ps": [0.01]}},
+                           "110": {"md": {"temperatures_K": [300.0], "D_A2_per_ps": [0.05],
+                                          "D_stderr_A2_per_ps": [0.04]}}}}
     assert "self_diffusion_prefactor" not in parameters(results)  # fixed vacancy content, E_f unknown
     # D_cell(T) = 2.0 exp(-0.05 eV / kT) at 12 vacancies in 11,664 sites and E_f = 0.5 eV: equilibrium
     # D_self = D_cell exp(-E_f / kT) / (12 / 11664), Q = 0.55 eV, D0 = 2.0 * 972 Å^2/ps
@@ -136,7 +174,19 @@ def test_li_metal_parameters_only_from_resolved_results():
     assert out["self_diffusion_prefactor"].units == "m^2/s"
     assert out["self_diffusion_activation_energy"].value == pytest.approx(0.55 * 1.602176634e-19, rel=1e-9)
     assert out["surface_diffusion_100"].value == pytest.approx(0.2e-8)
+    assert out["surface_diffusion_100"].uncertainty == pytest.approx(0.01e-8)
     assert "surface_diffusion_110" not in out            # 0.05 ± 0.04 is not resolved
     assert out["surface_diffusion_temperature"].value == 300.0
+    # not resolved by MD at 300 K: the Arrhenius fit of other temperatures, else NEB + harmonic TST
+    surf = results["surface"]["110"]
+    surf["md"] = {"temperatures_K": [200.0, 250.0, 350.0], "prefactor": 2.0, "prefactor_unc": 0.2,
+                  "activation_energy": 0.1, "activation_energy_unc": 0.0}
+    d = parameters(results)["surface_diffusion_110"]
+    assert d.value == pytest.approx(2.0 * np.exp(-0.1 / (analysis.KB_EV * 300)) * 1e-8)
+    assert d.uncertainty == pytest.approx(0.1 * d.value) and "Arrhenius" in d.method
+    surf["md"] = {}
+    surf["neb"] = {"D_m2_per_s": 3e-9, "events": [{"name": "(110) hop 1", "barrier": 0.05}]}
+    d = parameters(results)["surface_diffusion_110"]
+    assert d.value == 3e-9 and "NEB ((110) hop 1 0.050 eV)" in d.method
     results["diffusion"]["D_stderr_A2_per_ps"][0] = 1.0   # one temperature unresolved: no Arrhenius parameters
     assert "self_diffusion_prefactor" not in parameters(results, formation_energy=0.5)

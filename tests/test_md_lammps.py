@@ -37,7 +37,7 @@ def _stage(env, model_text, out, **run):
     from bda_hpc.atomistic.lammps.workflows import MDStage
 
     settings = MDSettings(nprocs=1, run=RunSettings(**run))
-    return MDStage(settings, env, nnp_potential(env.plugin, model_text, ["Li"]), out)
+    return MDStage(settings, env, nnp_potential(env.plugin, model_text, ["Li"]), out, model_text)
 
 
 def test_nve_energy_drift_below_1e5_ev_per_atom_ps(lammps_env, tmp_path):  # noqa: F811

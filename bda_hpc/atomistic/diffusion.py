@@ -45,20 +45,75 @@ def vacancy_md_diffusivity(
         if (k + 1) % max(1, nsteps // every // 5) == 0:
             log.info("MD %g K: %.1f of %.1f ps, MSD %.3f Å^2", temperature, times[-1], time_ps, msd[-1])
     times, msd = np.array(times), np.array(msd)
-    half = len(times) // 5  # skip the ballistic/vibrational start
-    slope, _ = np.polyfit(times[half:], msd[half:], 1)
-    # uncertainty: slopes of the two halves of the fitted window
-    mid = (half + len(times)) // 2
-    s1 = np.polyfit(times[half:mid], msd[half:mid], 1)[0]
-    s2 = np.polyfit(times[mid:], msd[mid:], 1)[0]
+    d_cell, d_cell_unc = msd_diffusivity(times, msd, 3)
     return {
         "temperature": temperature,
-        "d_cell": slope / 6,
-        "d_cell_unc": abs(s1 - s2) / 6,
+        "d_cell": d_cell,
+        "d_cell_unc": d_cell_unc,
         "atoms": len(atoms),
         "times": times,
         "msd": msd,
     }
+
+
+def blocked_mean(series, min_blocks: int = 16) -> tuple[float, float]:
+    """Mean of a time-correlated series and its standard error by blocking (Flyvbjerg & Petersen,
+    J. Chem. Phys. 91, 461 (1989)): neighbours are averaged pairwise until the naive standard
+    error stops growing, i.e. the blocks are longer than the correlation time. The level taken is
+    the first whose successor does not exceed it by more than its own statistical error; with
+    fewer than ``min_blocks`` blocks left, the last level that has them."""
+    x = np.asarray(series, float)
+    if len(x) < 2 * min_blocks:
+        raise SolverError(f"block averaging needs at least {2 * min_blocks} samples, got {len(x)}")
+    levels = []
+    while len(x) >= min_blocks:
+        n = len(x)
+        se = float(np.std(x) / np.sqrt(n - 1))
+        levels.append((se, se / np.sqrt(2.0 * (n - 1))))
+        x = 0.5 * (x[: n // 2 * 2 : 2] + x[1 : n // 2 * 2 : 2])
+    pick = next((k for k in range(len(levels) - 1) if levels[k + 1][0] <= levels[k][0] + levels[k][1]),
+                len(levels) - 1)
+    return float(np.mean(series)), levels[pick][0]
+
+
+def msd_diffusivity(time_ps, msd, dimensions: int, skip_fraction: float = 0.2) -> tuple[float, float]:
+    """D and its standard error from a single-origin MSD(t) = 2 d D t (uniform sampling).
+
+    After the first ``skip_fraction`` of the time (ballistic start, equilibration transient),
+    D = mean MSD increment / (2 d dt). For a random walk the increments are uncorrelated (each
+    step is independent of the displacement so far); vibrations and correlated hops make them
+    correlated in time, which :func:`blocked_mean` accounts for in the error."""
+    t, m = np.asarray(time_ps, float), np.asarray(msd, float)
+    keep = t >= t[0] + skip_fraction * (t[-1] - t[0])
+    dt = np.diff(t[keep])
+    if len(dt) and np.ptp(dt) > 1e-6 * dt.mean():
+        raise SolverError("MSD samples must be evenly spaced in time")
+    mean, err = blocked_mean(np.diff(m[keep]))
+    return mean / (2 * dimensions * dt.mean()), err / (2 * dimensions * dt.mean())
+
+
+def trajectory_diffusivity(time_ps, positions, dimensions: int, windows: int = 64, lag: int = 4,
+                           skip_fraction: float = 0.2) -> tuple[float, float]:
+    """D and its standard error from one trajectory (an adatom), uniform sampling.
+
+    After the first ``skip_fraction`` of the time, the trajectory is cut into ``windows`` windows
+    of length tau, each replaced by its mean position. For a random walk plus vibrations, the
+    means k windows apart differ by E|m_(j+k) - m_j|^2 = 2 d D tau (k - 1/3) + c, where c (the
+    vibrations left in the window means) does not depend on k; so the samples
+    (|m_(j+lag) - m_j|^2 - |m_(j+1) - m_j|^2) / (2 d tau (lag - 1)) estimate D without the bias
+    that vibrations give a plain squared displacement. They overlap over ``lag`` windows, a
+    correlation :func:`blocked_mean` accounts for in the error."""
+    t, x = np.asarray(time_ps, float), np.asarray(positions, float).reshape(len(time_ps), -1)
+    keep = t >= t[0] + skip_fraction * (t[-1] - t[0])
+    t, x = t[keep], x[keep]
+    per = len(t) // windows
+    if per < 2:
+        raise SolverError(f"{len(t)} samples after the first {skip_fraction:.0%} cannot fill {windows} windows")
+    means = x[: per * windows].reshape(windows, per, -1).mean(axis=1)
+    tau = per * (t[1] - t[0])
+    far = np.sum((means[lag:] - means[:-lag]) ** 2, axis=1)
+    near = np.sum((means[1 : windows - lag + 1] - means[: windows - lag]) ** 2, axis=1)
+    return blocked_mean((far - near) / (2 * dimensions * tau * (lag - 1)), min_blocks=8)
 
 
 def equilibrium_self_diffusion(temperatures, d_cell, vacancy_fraction: float, formation_energy: float) -> np.ndarray:

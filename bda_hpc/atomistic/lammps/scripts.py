@@ -83,21 +83,24 @@ def _slab(s: MDSettings, facet: str, size, layers: int, vacuum: float) -> str:
             "region bottom block INF INF INF INF -0.01 0.7 units lattice\n")
 
 
-def surface_diffusion(s: MDSettings, potential: str, facet: str, resume: str | None) -> str:
+def surface_diffusion(s: MDSettings, potential: str, facet: str, temperature: float, resume: str | None) -> str:
+    """One adatom on the slab, NVT. The adatom *feature* is followed as the highest mobile atom
+    (c_top: its x, y and z), not a fixed atom id: an exchange hands the role to another atom."""
     g = s.surface
     create = (_slab(s, facet, g.size, g.layers, s.surface.vacuum)
               + "variable ztop equal bound(all,zmax)+2.0\nvariable xa equal 0.37*lx\nvariable ya equal 0.41*ly\n"
               + "create_atoms 1 single ${xa} ${ya} ${ztop} units box\n"
-              + f"velocity all create {2 * g.temperature} {s.seed} mom yes dist gaussian\n")
-    groups = ("group frozen region bottom\ngroup mobile subtract all frozen\n"
-              "variable topid equal count(all)\ngroup adatom id ${topid}\n")
+              + f"velocity all create {2 * temperature} {s.seed} mom yes dist gaussian\n")
+    # groups are kept in restart files
+    groups = "" if resume else ("group frozen region bottom\ngroup mobile subtract all frozen\n"
+                                "velocity frozen set 0 0 0\n")
     total = g.equilibration_steps + g.steps
     equilibrate = ("" if resume else f"thermo {g.sample_every}\nrun {g.equilibration_steps}\n")
-    return (start(s, potential, create, resume, "p p f") + groups + "velocity frozen set 0 0 0\n"
-            + integrator(s, "nvt", g.temperature, group="mobile") + equilibrate
-            + "variable ax equal x[${topid}]\nvariable ay equal y[${topid}]\n"
+    return (start(s, potential, create, resume, "p p f") + groups
+            + integrator(s, "nvt", temperature, group="mobile") + equilibrate
+            + "compute top mobile reduce max x y z replace 1 3 replace 2 3\n"
             + restart_lines(g.sample_every * 40)
-            + f"thermo {g.sample_every}\nthermo_style custom step time temp pe lx ly v_ax v_ay\n"
+            + f"thermo {g.sample_every}\nthermo_style custom step time temp pe lx ly c_top[1] c_top[2] c_top[3]\n"
             + "thermo_modify lost error\n" + f"run {total} upto\n")
 
 

@@ -59,9 +59,14 @@ class DiffusionSettings:
 
 @dataclass
 class SurfaceSettings:
-    """[md.surface]: one adatom on (100) and (110) slabs, its in-plane MSD -> surface diffusivity."""
+    """[md.surface]: one adatom on (100) and (110) slabs at several temperatures, its in-plane MSD ->
+    D(T) and an Arrhenius fit per facet; NEB hop/exchange barriers with a harmonic-TST rate as the
+    cross-check (and the estimate where MD sees no hops). li_metal.h5 gets D at reference_temperature."""
     enabled: bool = True
-    temperature: float = 300.0
+    temperatures_100: list[float] = field(default_factory=lambda: [250.0, 300.0, 350.0])   # [] skips the facet
+    temperatures_110: list[float] = field(default_factory=lambda: [200.0, 250.0, 300.0])
+    reference_temperature: float = 300.0
+    neb: bool = True                    # NEB + harmonic TST (ASE path, minutes on one core)
     size: list[int] = field(default_factory=lambda: [6, 6])   # in-plane repeats
     layers: int = 8
     vacuum: float = 12.0                # Å
@@ -70,7 +75,12 @@ class SurfaceSettings:
     sample_every: int = 50
 
     def validate(self) -> list[str]:
-        return _positive(self, ("temperature", "layers", "vacuum", "steps", "sample_every"))
+        out = _positive(self, ("reference_temperature", "layers", "vacuum", "steps", "sample_every"))
+        for facet in ("100", "110"):
+            temps = getattr(self, f"temperatures_{facet}")
+            if any(T <= 0 for T in temps):
+                out.append(f"temperatures_{facet}: must be positive, got {temps}")
+        return out
 
 
 @dataclass

@@ -43,7 +43,7 @@ def run_stage(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model = trained_model_path(settings.model or None)
     text = model_text(model, out)
-    stage = MDStage(settings, env, nnp_potential(env.plugin, text, ["Li"]), out)
+    stage = MDStage(settings, env, nnp_potential(env.plugin, text, ["Li"]), out, model)
 
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}

@@ -19,21 +19,23 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import SolverError
-from . import analysis, scripts
+from . import analysis, scripts, surface_neb
 from .environment import LammpsEnv
-from .runner import read_dump_frames, read_log, run_lammps
+from .runner import ThermoParser, read_dump_frames, read_log, run_lammps
 from .settings import MDSettings
 
 log = logging.getLogger("bda_hpc.md")
 A2_PER_PS = 1e-8          # Å²/ps -> m²/s
+PLATING_1MA_CM2 = 1e-3 / 1.602176634e-19 / 1e16   # Li atoms / (Å² s) deposited by 1 mA/cm²
 EV = 1.602176634e-19      # J
 
 
 class MDStage:
     """Runs the tasks of one `[md]` configuration in ``out_dir`` with ``potential`` (pair lines)."""
 
-    def __init__(self, settings: MDSettings, env: LammpsEnv, potential: str, out_dir: Path):
-        self.s, self.env, self.potential, self.out_dir = settings, env, potential, Path(out_dir)
+    def __init__(self, settings: MDSettings, env: LammpsEnv, potential: str, out_dir: Path, model: Path):
+        """``model``: the HDF5/.nnp model file (the NEB of the surface task runs it through ASE)."""
+        self.s, self.env, self.potential, self.out_dir, self.model = settings, env, potential, Path(out_dir), model
 
     def lammps(self, name: str, build) -> dict:
         """Run (or resume, or skip when done) one LAMMPS job in out_dir/name; its thermo table."""
@@ -88,26 +90,58 @@ class MDStage:
         return result
 
     def surface(self) -> dict:
+        """Per facet: adatom D(T) from MD (blocked errors) and its Arrhenius fit where three or more
+        temperatures resolve it; NEB hop/exchange barriers with harmonic-TST rates (cached in neb.json)."""
         g = self.s.surface
-        result, curves = {"temperature_K": g.temperature}, {}
+        result, curves = {"reference_temperature_K": g.reference_temperature}, {}
         for facet in ("100", "110"):
-            table = self.lammps(f"surface/{facet}", lambda resume, f=facet: scripts.surface_diffusion(
-                self.s, self.potential, f, resume))
-            # one adatom: average its in-plane MSD over all time origins, lags up to a quarter of the run
-            t, x = _production(table, "v_ax")
-            xy = np.column_stack([analysis.unwrap(x, table["Lx"][-1]),
-                                  analysis.unwrap(_production(table, "v_ay")[1], table["Ly"][-1])])
-            lags = len(t) // 4
-            msd = analysis.time_averaged_msd(xy, lags)
-            t = t[:lags + 1]
-            D, err = analysis.diffusivity(t, msd, 2)
-            log.info("adatom on (%s) at %g K: D = %.4g ± %.2g Å²/ps", facet, g.temperature, D, err)
-            result[f"D_{facet}_A2_per_ps"], result[f"D_{facet}_stderr_A2_per_ps"] = D, err
-            curves[f"({facet})"] = (t, msd)
-        _plot_msd(self.out_dir / "surface.png", curves, f"adatom in-plane MSD, {g.temperature:g} K", None)
+            temps = getattr(g, f"temperatures_{facet}")
+            Ds, errs = [], []
+            for T in temps:
+                table = self.lammps(f"surface/{facet}/T{T:g}", lambda resume, f=facet, T=T: scripts.surface_diffusion(
+                    self.s, self.potential, f, T, resume))
+                # the adatom feature (highest mobile atom), window-averaged displacements
+                t, x = _production(table, "c_top[1]")
+                xy = np.column_stack([analysis.unwrap(x, table["Lx"][-1]),
+                                      analysis.unwrap(_production(table, "c_top[2]")[1], table["Ly"][-1])])
+                msd = np.sum((xy - xy[0]) ** 2, axis=1)
+                D, err = analysis.trajectory_diffusivity(t, xy, 2)
+                log.info("adatom on (%s) at %g K: D = %.4g ± %.2g Å²/ps", facet, T, D, err)
+                Ds.append(D)
+                errs.append(err)
+                curves[f"({facet}) {T:g} K"] = (t, msd)
+            md = {"temperatures_K": list(temps), "D_A2_per_ps": Ds, "D_stderr_A2_per_ps": errs}
+            if len(temps) >= 3 and all(map(analysis.resolved, Ds, errs)):
+                md.update(analysis.arrhenius(temps, Ds))
+            result[facet] = {"md": md}
+        if g.neb:
+            for facet, events in self._neb_events().items():
+                result.setdefault(facet, {})["neb"] = {
+                    "events": events,
+                    "D_m2_per_s": surface_neb.diffusivity([surface_neb.HopEvent(**e) for e in events],
+                                                          g.reference_temperature)}
+        _plot_msd(self.out_dir / "surface.png", curves, "adatom in-plane MSD (single origin)", None)
         return result
 
+    def _neb_events(self) -> dict:
+        path = self.out_dir / "surface" / "neb.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        if Path(self.model).suffix != ".h5":
+            log.warning("surface: NEB skipped, it runs the HDF5 model through ASE and %s is not one", self.model)
+            return {}
+        from ..calculator import NNPCalculator
+
+        calc = NNPCalculator(self.model)
+        events = {facet: [e.__dict__ for e in surface_neb.facet_events(calc, facet, self.s.lattice_constant)]
+                  for facet in ("100", "110")}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(events, indent=1))
+        return events
+
     def deposition(self) -> dict:
+        """Roughness(t) and the final height map of the attached atoms; the deposition rate against
+        electroplating at 1 mA/cm²; the cost of the run (from LAMMPS's loop timings)."""
         d = self.s.deposition
         self.lammps("deposition", lambda resume: scripts.deposition(self.s, self.potential, resume))
         times, rough, counts = [], [], []
@@ -119,10 +153,25 @@ class MDStage:
             counts.append(len(pos))
         area = lx * ly
         rate = 1.0 / (d.interval * self.s.timestep) / area  # atoms / (Å² ps)
+        monolayer = d.size[0] * d.size[1] / area             # (100): one atom per a² surface cell
+        plating = PLATING_1MA_CM2 / monolayer                 # monolayers/s at 1 mA/cm²
+        per_s = rate / monolayer * 1e12
+        title = f"deposition at {per_s:.3g} monolayers/s ({per_s / plating:.1e} x 1 mA/cm²)"
         _plot(self.out_dir / "deposition.png", np.array(times), [("rough", "roughness (Å)"), ("n", "atoms")],
-              {"rough": np.array(rough), "n": np.array(counts)}, f"deposition at {rate:.3g} atoms/(Å² ps)")
+              {"rough": np.array(rough), "n": np.array(counts)}, title)
+        heights = analysis.surface_heights(pos[analysis.attached(pos, lx, ly)], lx, ly, d.size[0])
+        _plot_height_map(self.out_dir / "deposition_surface.png", heights, lx, ly, times[-1])
+        parser = ThermoParser()
+        for line in (self.out_dir / "deposition" / "log.lammps").read_text().splitlines():
+            parser.feed(line)
+        wall = sum(loop[0] for loop in parser.loops)
+        atom_steps = sum(loop[2] * loop[3] for loop in parser.loops)
+        ranks = parser.loops[-1][1] if parser.loops else self.s.nprocs
         return {"time_ps": times, "roughness_A": rough, "atoms": counts, "rate_per_A2_ps": rate,
-                "temperature_K": d.temperature}
+                "rate_monolayers_per_s": per_s, "plating_1mA_cm2_monolayers_per_s": plating,
+                "temperature_K": d.temperature, "wall_s": wall, "ranks": ranks,
+                "us_per_atom_step_core": wall * ranks / max(atom_steps, 1) * 1e6,
+                "final_heights_A": heights.tolist()}
 
 
 def _production(table: dict, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -172,18 +221,47 @@ def parameters(results: dict, formation_energy: float | None = None) -> dict:
     surf = results.get("surface")
     if surf:
         for facet in ("100", "110"):
-            D, err = surf[f"D_{facet}_A2_per_ps"], surf[f"D_{facet}_stderr_A2_per_ps"]
-            if not analysis.resolved(D, err):
-                log.warning("adatom diffusion on (%s) not resolved (D = %.3g ± %.2g Å²/ps): not written to "
-                            "li_metal.h5; run longer", facet, D, err)
+            found = _surface_diffusivity(facet, surf)
+            if found is None:
+                log.warning("adatom diffusion on (%s) resolved neither by MD nor by NEB: not written to li_metal.h5",
+                            facet)
                 continue
+            D, err, method = found
             out[f"surface_diffusion_{facet}"] = Parameter(
-                D * A2_PER_PS, "m^2/s", f"Li adatom diffusivity on bcc Li ({facet})",
-                "LAMMPS bda/nnp NVT, in-plane MSD of one adatom averaged over time origins", err * A2_PER_PS)
+                D, "m^2/s", f"Li adatom diffusivity on bcc Li ({facet}) at surface_diffusion_temperature", method, err)
         if any(k.startswith("surface_diffusion_") for k in out):
-            out["surface_diffusion_temperature"] = Parameter(surf["temperature_K"], "K",
+            out["surface_diffusion_temperature"] = Parameter(surf["reference_temperature_K"], "K",
                                                              "temperature of surface_diffusion_100/110", "set")
     return out
+
+
+def _surface_diffusivity(facet: str, surf: dict) -> tuple[float, float, str] | None:
+    """(D, its uncertainty in m²/s, method) at the reference temperature: the MD value there when
+    resolved, else the MD Arrhenius fit, else NEB + harmonic TST (uncertainty: the value itself,
+    a factor of two); None when none of them is available."""
+    T0 = surf["reference_temperature_K"]
+    md, neb = surf.get(facet, {}).get("md", {}), surf.get(facet, {}).get("neb")
+    cross = f"; NEB + harmonic TST gives {neb['D_m2_per_s']:.2g} m^2/s" if neb else ""
+    temps = md.get("temperatures_K", [])
+    if T0 in temps:
+        k = temps.index(T0)
+        D, err = md["D_A2_per_ps"][k], md["D_stderr_A2_per_ps"][k]
+        if analysis.resolved(D, err):
+            return D * A2_PER_PS, err * A2_PER_PS, (
+                f"LAMMPS bda/nnp NVT, single-origin MSD of the adatom at {T0:g} K, block-averaged error{cross}")
+    if "activation_energy" in md:
+        kT = analysis.KB_EV * T0
+        D = md["prefactor"] * np.exp(-md["activation_energy"] / kT)
+        rel = np.hypot(md["prefactor_unc"] / md["prefactor"], md["activation_energy_unc"] / kT)
+        return D * A2_PER_PS, D * rel * A2_PER_PS, (
+            f"LAMMPS bda/nnp NVT adatom MSD at {', '.join(f'{T:g}' for T in temps)} K, Arrhenius fit "
+            f"(Q = {md['activation_energy']:.3f} eV) evaluated at {T0:g} K{cross}")
+    if neb:
+        barriers = ", ".join(f"{e['name']} {e['barrier']:.3f} eV" for e in neb["events"])
+        return neb["D_m2_per_s"], neb["D_m2_per_s"], (
+            f"climbing-image NEB ({barriers}) with Vineyard attempt frequencies of the moving atoms, "
+            f"D = sum m nu exp(-E/kT) l^2 / 4 at {T0:g} K; uncertainty: a factor of two")
+    return None
 
 
 def _plot(path: Path, x, series, table, title: str) -> None:
@@ -197,6 +275,20 @@ def _plot(path: Path, x, series, table, title: str) -> None:
         ax.set_ylabel(label)
     np.atleast_1d(axes)[-1].set_xlabel("time (ps)")
     fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_height_map(path: Path, heights: np.ndarray, lx: float, ly: float, time_ps: float) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    im = ax.imshow((heights - np.nanmean(heights)).T, origin="lower", extent=(0, lx, 0, ly), cmap="viridis")
+    fig.colorbar(im, ax=ax, label="height - mean (Å)")
+    ax.set(xlabel="x (Å)", ylabel="y (Å)", title=f"surface after {time_ps:.0f} ps (highest attached atom per column)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
