@@ -190,3 +190,17 @@ def test_li_metal_parameters_only_from_resolved_results():
     assert d.value == 3e-9 and "NEB ((110) hop 1 0.050 eV)" in d.method
     results["diffusion"]["D_stderr_A2_per_ps"][0] = 1.0   # one temperature unresolved: no Arrhenius parameters
     assert "self_diffusion_prefactor" not in parameters(results, formation_energy=0.5)
+
+
+def test_surface_hop_geometry_and_harmonic_tst_diffusivity():
+    """Hop classes of the ideal slabs (bcc a: (100) 4 x a; (110) 4 x a sqrt(3)/2 and 2 x a along [001]),
+    and D = sum m nu exp(-E/kT) l^2 / 4: on (100) four hops of length a give D = a^2 Gamma."""
+    from bda_hpc.atomistic.lammps import surface_neb as sn
+
+    a = 3.44
+    got = {f: [(round(l, 3), c) for l, _v, c in sn.surface_translations(sn.adatom_slab(f, a))] for f in ("100", "110")}
+    assert got == {"100": [(a, 4), (round(a * np.sqrt(2), 3), 4)], "110": [(round(a * np.sqrt(3) / 2, 3), 4), (a, 2)]}
+    hop = sn.HopEvent("hop", 0.1, 2e12, a, 4, [])
+    T = 300.0
+    gamma = 2e12 * np.exp(-0.1 / (sn.KB_EV * T))
+    assert sn.diffusivity([hop], T) == pytest.approx((a * 1e-10) ** 2 * gamma, rel=1e-12)

@@ -97,3 +97,26 @@ def test_unknown_element_in_data_is_refused(tmp_path):
     with pytest.raises(InputError, match="Na not among the model's Li"):
         write_data(tmp_path / "x.data", Atoms("LiNa", positions=[[0, 0, 0], [2, 2, 2]], cell=[5, 5, 5], pbc=True),
                    ["Li"])
+
+
+def test_surface_task_follows_the_adatom(lammps_env, tmp_path):  # noqa: F811
+    """A short adatom run on (100): the followed atom is the adatom (well above the top layer), and
+    the task turns its trajectory into D with an error and no NEB (a .nnp model)."""
+    from bda_hpc.atomistic.lammps.inputs import nnp_potential
+    from bda_hpc.atomistic.lammps.runner import read_log
+    from bda_hpc.atomistic.lammps.settings import MDSettings, SurfaceSettings
+    from bda_hpc.atomistic.lammps.workflows import MDStage
+
+    model_text = tmp_path / "model.nnp"
+    model_text.write_text(_model(trained=True).to_text())
+    settings = MDSettings(nprocs=1, timestep=0.002, surface=SurfaceSettings(
+        temperatures_100=[300.0], temperatures_110=[], size=[3, 3], layers=4, equilibration_steps=100, steps=1000,
+        sample_every=5))
+    result = MDStage(settings, lammps_env, nnp_potential(lammps_env.plugin, model_text, ["Li"]), tmp_path,
+                     model_text).surface()
+    md = result["100"]["md"]
+    assert md["temperatures_K"] == [300.0] and np.isfinite(md["D_A2_per_ps"][0]) and md["D_stderr_A2_per_ps"][0] > 0
+    assert "neb" not in result["100"] and "110" in result and (tmp_path / "surface.png").is_file()
+    table = read_log(tmp_path / "surface" / "100" / "T300" / "log.lammps")
+    top_layer = 1.5 * settings.lattice_constant  # 4 layers, a/2 apart, from z = 0
+    assert np.nanmin(table["c_top[3]"]) > top_layer + 0.8
