@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import read_severson_split
+from .feature_cache import split_features
 from .features import feature_matrix
 from .models import build_model, model_params, predict
 from .search import expand_grid, map_over_ranks
@@ -118,14 +119,17 @@ def _clips(spec: ModelSpec, cfg: CycleLifeConfig) -> bool:
     return cfg.clip_to_training_range and not spec.name.startswith("baseline")
 
 
-def fit_cycle_life(cfg: CycleLifeConfig, data_dir: str | Path, seed: int = 0, comm=None) -> list[FittedModel]:
-    """Select each model's hyper-parameters by CV on train, then refit on all of train. Reads train only."""
-    train = read_severson_split(data_dir, "train")
-    y = np.array([c.cycle_life for c in train])
+def fit_cycle_life(cfg: CycleLifeConfig, data_dir: str | Path, seed: int = 0, comm=None,
+                   feature_cache: str | Path | None = None) -> list[FittedModel]:
+    """Select each model's hyper-parameters by CV on train, then refit on all of train. Reads train only
+    (through ``feature_cache``, a directory, when given: see :mod:`feature_cache`)."""
     specs = all_specs(cfg)
-    matrices = {s.name: spec_matrix(train, s, cfg) for s in specs}
+    matrices = {}
+    for s in specs:
+        matrices[s.name], y = split_features(data_dir, "train", s.features, cfg.early_cycle, cfg.late_cycle,
+                                             s.curve_points, feature_cache)
     jobs = [(s, model_params(s.kind, {**s.params, **cand})) for s in specs for cand in expand_grid(s.grid)]
-    log.info("cycle life: %d training cells, %d candidate models, %d-fold CV", len(train), len(jobs), cfg.cv_folds)
+    log.info("cycle life: %d training cells, %d candidate models, %d-fold CV", len(y), len(jobs), cfg.cv_folds)
     scores = map_over_ranks(comm, jobs, lambda job: cross_validate(job[0].kind, job[1], matrices[job[0].name], y,
                                                                     cfg.cv_folds, seed, _clips(job[0], cfg)))
     fitted = []

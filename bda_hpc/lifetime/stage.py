@@ -35,6 +35,7 @@ class LifetimeConfig:
     model: str = ""          # run only this named model (one case of a sweep); "" runs all
     cv_only: bool = False    # cycle life: score on train only (a sweep case); never reads test1/test2
     params: dict = field(default_factory=dict)   # fixed hyper-parameters for ``model`` (replace its grid)
+    feature_cache: str = ""  # cycle life: directory of cached training features (sweep cases share it); "" = off
     cycle_life: CycleLifeConfig = field(default_factory=CycleLifeConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)   # cycle life: the train-only protocol
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
@@ -113,7 +114,7 @@ def _cv_only(cfg: LifetimeConfig, data_dir: Path):
     """One sweep case: the CV score on train of the (single) configured model; test cells are never read."""
     if len(cfg.cycle_life.models) != 1:
         raise ConfigError("[lifetime] cv_only = true scores one model: set model = NAME")
-    best = fit_cycle_life(cfg.cycle_life, data_dir, cfg.seed)[-1]    # baselines first, then the model
+    best = fit_cycle_life(cfg.cycle_life, data_dir, cfg.seed, feature_cache=cfg.feature_cache)[-1]   # model last
     summary = {"task": "cycle_life", "model": best.spec.name, "params": best.params, "cv_rmse": best.cv_rmse,
                "cv_rmse_std": best.cv_rmse_std, "cv_folds": cfg.cycle_life.cv_folds}
     return (summary, {"summary_json": json.dumps(summary, default=_jsonable)},
@@ -125,7 +126,7 @@ def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
     from .features import column_names
     from .models import importances
 
-    fitted = fit_cycle_life(cfg.cycle_life, data_dir, cfg.seed, comm)   # reads train only
+    fitted = fit_cycle_life(cfg.cycle_life, data_dir, cfg.seed, comm, cfg.feature_cache)   # reads train only
     table = evaluate(fitted, cfg.cycle_life, data_dir)
     log.info("cycle life (RMSE in cycles, MAPE in %%):\n%s", format_table(table))
     best = next(fm for fm in fitted if fm.spec.name == table["best"])
