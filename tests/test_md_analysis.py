@@ -56,6 +56,12 @@ def test_arrhenius_recovers_prefactor_and_barrier():
     assert fit["activation_energy"] == pytest.approx(0.55, rel=1e-10)
     with pytest.raises(SolverError, match="positive diffusivities"):
         analysis.arrhenius(T, -D)
+    # weighted: exact points with 10 % errors give the error-propagated uncertainty of the slope,
+    # sigma_Q = 0.1 / sqrt(sum (x - mean x)^2), x = 1/kT
+    fit = analysis.arrhenius(T, D, 0.1 * D)
+    x = 1 / (analysis.KB_EV * T)
+    assert fit["activation_energy"] == pytest.approx(0.55, rel=1e-10)
+    assert fit["activation_energy_unc"] == pytest.approx(0.1 / np.sqrt(np.sum((x - x.mean()) ** 2)), rel=1e-10)
 
 
 def _surface(heights, a=3.0):

@@ -126,18 +126,24 @@ def equilibrium_self_diffusion(temperatures, d_cell, vacancy_fraction: float, fo
     return np.asarray(d_cell, float) / vacancy_fraction * np.exp(-formation_energy / (KB * T))
 
 
-def arrhenius(temperatures, diffusivities) -> dict:
-    """Fit D = D0 exp(-Ea / kT): returns D0 (units of D), Ea (eV) and their standard errors."""
+def arrhenius(temperatures, diffusivities, errors=None) -> dict:
+    """Fit D = D0 exp(-Ea / kT): returns D0 (units of D), Ea (eV) and their standard errors.
+
+    With ``errors`` (standard errors of D) the fit is weighted by them and the parameter errors
+    come from them, scaled up by the reduced chi-square when the points scatter more than their
+    errors say; without, the errors come from the scatter about the line alone."""
     T, D = np.asarray(temperatures, float), np.asarray(diffusivities, float)
     if np.any(D <= 0):
         raise SolverError(f"Arrhenius fit needs positive diffusivities, got {D.tolist()} at T = {T.tolist()} K")
     if len(T) < 3:
         raise SolverError("Arrhenius fit needs at least three temperatures")
-    X = np.column_stack([1 / (KB * T), np.ones_like(T)])
-    coef, *_ = np.linalg.lstsq(X, np.log(D), rcond=None)
+    sigma = np.ones_like(T) if errors is None else np.asarray(errors, float) / D  # error of ln D
+    X = np.column_stack([1 / (KB * T), np.ones_like(T)]) / sigma[:, None]
+    y = np.log(D) / sigma
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     slope, intercept = coef
-    residual_var = np.sum((X @ coef - np.log(D)) ** 2) / (len(T) - 2)
-    cov = residual_var * np.linalg.inv(X.T @ X)
+    chi2 = np.sum((X @ coef - y) ** 2) / (len(T) - 2)
+    cov = (chi2 if errors is None else max(chi2, 1.0)) * np.linalg.inv(X.T @ X)
     d0 = float(np.exp(intercept))
     return {
         "prefactor": d0,

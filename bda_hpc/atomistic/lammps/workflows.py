@@ -75,7 +75,7 @@ class MDStage:
             table = self.lammps(f"diffusion/T{T:g}", lambda resume, T=T: scripts.self_diffusion(
                 self.s, self.potential, T, resume))
             t, msd = _production(table, "c_msd[4]")
-            D, err = analysis.diffusivity(t, msd, 3)
+            D, err = analysis.msd_diffusivity(t, msd, 3)
             log.info("self-diffusion at %g K: D = %.4g ± %.2g Å²/ps", T, D, err)
             Ds.append(D)
             errs.append(err)
@@ -83,7 +83,7 @@ class MDStage:
         result = {"temperatures_K": list(d.temperatures), "D_A2_per_ps": Ds, "D_stderr_A2_per_ps": errs,
                   "atoms": 2 * int(np.prod(d.repeat)) - d.vacancies, "vacancies": d.vacancies}
         if all(D > 0 for D in Ds):
-            result.update(analysis.arrhenius(d.temperatures, Ds))
+            result.update(analysis.arrhenius(d.temperatures, Ds, errs))
         else:
             log.warning("self-diffusion: a diffusivity is not positive (%s): no Arrhenius fit; run longer", Ds)
         _plot_msd(self.out_dir / "diffusion.png", curves, "self-diffusion (MSD, all atoms)", result)
@@ -112,7 +112,7 @@ class MDStage:
                 curves[f"({facet}) {T:g} K"] = (t, msd)
             md = {"temperatures_K": list(temps), "D_A2_per_ps": Ds, "D_stderr_A2_per_ps": errs}
             if len(temps) >= 3 and all(map(analysis.resolved, Ds, errs)):
-                md.update(analysis.arrhenius(temps, Ds))
+                md.update(analysis.arrhenius(temps, Ds, errs))
             result[facet] = {"md": md}
         if g.neb:
             for facet, events in self._neb_events().items():
@@ -206,8 +206,11 @@ def parameters(results: dict, formation_energy: float | None = None) -> dict:
                     "formation energy is known (give --params li_metal.h5 from `mlff properties`): not written")
     elif trusted:
         fraction = diff["vacancies"] / (diff["atoms"] + diff["vacancies"])
-        fit = analysis.arrhenius(diff["temperatures_K"], equilibrium_self_diffusion(
-            diff["temperatures_K"], diff["D_A2_per_ps"], fraction, formation_energy))
+        # the scaling multiplies each D by a constant at its temperature: relative errors carry over
+        scale = equilibrium_self_diffusion(diff["temperatures_K"], np.ones(len(diff["D_A2_per_ps"])), fraction,
+                                           formation_energy)
+        fit = analysis.arrhenius(diff["temperatures_K"], scale * diff["D_A2_per_ps"],
+                                 scale * diff["D_stderr_A2_per_ps"])
         method = (f"LAMMPS bda/nnp NVT, MSD of {diff['atoms']} atoms with {diff['vacancies']} vacancies at "
                   f"{', '.join(f'{T:g}' for T in diff['temperatures_K'])} K, scaled to the equilibrium vacancy "
                   f"fraction exp(-E_f/kT), E_f = {formation_energy:.3f} eV (formation entropy neglected); "
