@@ -91,16 +91,20 @@ def surface_diffusion(s: MDSettings, potential: str, facet: str, temperature: fl
               + "variable ztop equal bound(all,zmax)+2.0\nvariable xa equal 0.37*lx\nvariable ya equal 0.41*ly\n"
               + "create_atoms 1 single ${xa} ${ya} ${ztop} units box\n"
               + f"velocity all create {2 * temperature} {s.seed} mom yes dist gaussian\n")
-    # groups are kept in restart files
+    # groups are kept in restart files; `toplayer` (the surface layer before the adatom is added)
+    # tells whether the surface itself stays crystalline: its MSD plateaus, or grows when it disorders
+    top = f"region top block INF INF INF INF {g.layers / 2 - 0.75} {g.layers / 2} units lattice\n"
+    create = create.replace("create_atoms 1 single", top + "group toplayer region top\ncreate_atoms 1 single")
     groups = "" if resume else ("group frozen region bottom\ngroup mobile subtract all frozen\n"
                                 "velocity frozen set 0 0 0\n")
     total = g.equilibration_steps + g.steps
     equilibrate = ("" if resume else f"thermo {g.sample_every}\nrun {g.equilibration_steps}\n")
     return (start(s, potential, create, resume, "p p f") + groups
             + integrator(s, "nvt", temperature, group="mobile") + equilibrate
-            + "compute top mobile reduce max x y z replace 1 3 replace 2 3\n"
+            + "compute top mobile reduce max x y z replace 1 3 replace 2 3\ncompute layermsd toplayer msd\n"
             + restart_lines(g.sample_every * 40)
-            + f"thermo {g.sample_every}\nthermo_style custom step time temp pe lx ly c_top[1] c_top[2] c_top[3]\n"
+            + f"thermo {g.sample_every}\n"
+            + "thermo_style custom step time temp pe lx ly c_top[1] c_top[2] c_top[3] c_layermsd[4]\n"
             + "thermo_modify lost error\n" + f"run {total} upto\n")
 
 

@@ -96,7 +96,7 @@ class MDStage:
         result, curves = {"reference_temperature_K": g.reference_temperature}, {}
         for facet in ("100", "110"):
             temps = getattr(g, f"temperatures_{facet}")
-            Ds, errs = [], []
+            Ds, errs, layer = [], [], []
             for T in temps:
                 table = self.lammps(f"surface/{facet}/T{T:g}", lambda resume, f=facet, T=T: scripts.surface_diffusion(
                     self.s, self.potential, f, T, resume))
@@ -106,11 +106,19 @@ class MDStage:
                                       analysis.unwrap(_production(table, "c_top[2]")[1], table["Ly"][-1])])
                 msd = np.sum((xy - xy[0]) ** 2, axis=1)
                 D, err = analysis.trajectory_diffusivity(t, xy, 2)
-                log.info("adatom on (%s) at %g K: D = %.4g ± %.2g Å²/ps", facet, T, D, err)
+                # the surface layer's own mobility: ~0 for a crystalline surface, not for a disordered one
+                t_layer, layer_msd = _production(table, "c_layermsd[4]")
+                layer_D, layer_err = analysis.msd_diffusivity(t_layer, layer_msd - layer_msd[0], 2)
+                log.info("adatom on (%s) at %g K: D = %.4g ± %.2g Å²/ps (surface layer: %.2g ± %.2g Å²/ps, "
+                         "MSD %.3g Å²)", facet, T, D, err, layer_D, layer_err, layer_msd[-1])
                 Ds.append(D)
                 errs.append(err)
+                layer.append((layer_D, layer_err, float(layer_msd[-1])))
                 curves[f"({facet}) {T:g} K"] = (t, msd)
-            md = {"temperatures_K": list(temps), "D_A2_per_ps": Ds, "D_stderr_A2_per_ps": errs}
+            md = {"temperatures_K": list(temps), "D_A2_per_ps": Ds, "D_stderr_A2_per_ps": errs,
+                  "surface_layer_D_A2_per_ps": [v[0] for v in layer],
+                  "surface_layer_D_stderr_A2_per_ps": [v[1] for v in layer],
+                  "surface_layer_final_msd_A2": [v[2] for v in layer]}
             if len(temps) >= 3 and all(map(analysis.resolved, Ds, errs)):
                 md.update(analysis.arrhenius(temps, Ds, errs))
             result[facet] = {"md": md}
