@@ -1,19 +1,31 @@
-"""PFHub benchmark 1 (Cahn–Hilliard spinodal decomposition, variants a and b) with bda_hpc.phasefield.
+"""PFHub benchmarks 1a/1b (Cahn–Hilliard) and 3 (Karma–Rappel dendrite) with bda_hpc.phasefield.
 
-    python benchmarks/pfhub.py [--quick] [--np N] [--json PATH] [--t-end T] [--bm3 quick|full|skip]
+    python benchmarks/pfhub.py [--quick] [--np N] [--json PATH] [--cases A,B,..] [--t-end T] [--assemble]
 
-Partial full-grid run (what fits on a shared 2-core machine, ~15 CPU min):
-``--t-end 2000 --bm3 skip``. The complete run (BM1 to 1e6, BM3 960 quadrant) is
-``jobscripts/pf_pfhub.sbatch`` (hours; BM3 alone is 5.8 M cells × 2 fields).
+Every benchmark is a list of named *cases* (one run each: model, cells, Δx,
+t_end, step tolerance). A case writes its curves to ``<run dir>/<case>.json``
+and an HDF5 checkpoint after every output segment (a few per decade of t),
+so a run stopped at any time leaves usable curves and the next invocation
+continues it; ``--t-end`` caps (or extends) the selected cases. After the
+runs (or alone, with ``--assemble``) the cases found in the run directory are
+combined into the JSON (keys ``bm1a``, ``bm1b``, ``bm3``: t, F (+ tip,
+solid_fraction), wall_s, ranks, grid, and the grid/step-tolerance
+convergence), CSVs of the curves and PNGs.
 
-Full: 200 × 200 (Δx = 1) to t = 1e6, plus a 2× finer grid and a 10× tighter
-time tolerance run to t = 1e4 to show grid/dt convergence of F(t). Quick:
-64 × 64 with Δx = 3.125 (same 200 × 200 domain) to t = 1000, checks to t = 200. Writes JSON (keys bm1a, bm1b, bm3 with t
-and F arrays, wall_s, ranks, grid), a CSV per variant and a PNG of F(t).
+Full (run dir ``benchmarks/results/pfhub_runs``):
+  BM1a/BM1b on the benchmark grid 200 × 200, Δx = 1 to t = 1e6 (``bm1a``),
+  with Δx halved (``bm1a_dx0.5``) and a 10x tighter step tolerance
+  (``bm1a_rtol1e-5``); the change of F(t) between them is reported.
+  BM3 on a truncated quadrant (the 960 spec quadrant is 5.8 M cells at
+  Δx = 0.4): side 240 at Δx = 1.6, 0.8, 0.4 and side 360 at Δx = 0.8 to test
+  that the truncation does not matter, to t = 1500.
+Quick (``pfhub_runs_quick``, ~2 CPU min): BM1 64², Δx = 3.125 to t = 1000,
+checks to t = 200; BM3 48 quadrant at Δx = 0.8 and 0.4 to t = 30.
 
-Benchmark 3 (Karma–Rappel): full runs the 960 quadrant at dx = 0.8 and 0.4 to t = 1500;
-quick a 48 quadrant at dx = 0.8 and 0.4 to t = 30 (tip position change
-between the two grids is reported).
+Example (what ran here, one case at a time, resumable):
+  python benchmarks/pfhub.py --cases bm1a,bm1b
+  python benchmarks/pfhub.py --cases bm1a_dx0.5 --t-end 1e4
+  python benchmarks/pfhub.py --assemble
 """
 from __future__ import annotations
 
@@ -29,192 +41,291 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
+# case name -> (model: 'a' | 'b' | '3', cells per side, Δx, t_end, step tolerance)
+FULL = {
+    **{f"bm1{v}": (v, 200, 1.0, 1e6, 1e-4) for v in "ab"},
+    **{f"bm1{v}_dx0.5": (v, 400, 0.5, 1e6, 1e-4) for v in "ab"},
+    **{f"bm1{v}_rtol1e-5": (v, 200, 1.0, 1e6, 1e-5) for v in "ab"},
+    **{f"bm3_L240_dx{dx:g}": ("3", int(round(240 / dx)), dx, 1500.0, 1e-3) for dx in (1.6, 0.8, 0.4)},
+    "bm3_L360_dx0.8": ("3", 450, 0.8, 1500.0, 1e-3),
+}
+QUICK = {
+    **{f"bm1{v}": (v, 64, 3.125, 1000.0, 1e-4) for v in "ab"},
+    **{f"bm1{v}_dx0.5": (v, 128, 1.5625, 200.0, 1e-4) for v in "ab"},
+    **{f"bm1{v}_rtol1e-5": (v, 64, 3.125, 200.0, 1e-5) for v in "ab"},
+    "bm3_L48_dx0.8": ("3", 60, 0.8, 30.0, 1e-3),
+    "bm3_L48_dx0.4": ("3", 120, 0.4, 30.0, 1e-3),
+}
+BM1_SNAPSHOT_TIMES = (1e3, 1e4, 1e5, 1e6)  # PFHub 1 asks for c at these times
 
-def run_bm1(variant: str, n: int, dx: float, t_end: float, rtol: float) -> dict:
+
+def _segments(t_end: float, bm1: bool) -> list[float]:
+    """Segment ends: 8 per decade for BM1 (log-spaced physics), every 25 time units for BM3."""
+    if bm1:
+        ts = np.geomspace(1.0, 1e6, 49)
+        return [float(t) for t in ts if t < t_end * (1 - 1e-9)] + [t_end]
+    return [float(t) for t in np.arange(25.0, t_end, 25.0)] + [t_end]
+
+
+def run_case(name: str, spec: tuple, run_dir: Path) -> None:
+    """One case on COMM_WORLD, resumed from ``<name>.ckpt.h5`` if present; curves to ``<name>.json``."""
     import petsc4py
 
     petsc4py.init(sys.argv[:1])
     from mpi4py import MPI
 
-    from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
+    from bda_hpc.io.fields import read_checkpoint, write_checkpoint
     from bda_hpc.phasefield.grid import Grid
+    from bda_hpc.phasefield.output import gather_plane, snapshot_png
     from bda_hpc.phasefield.solver import PhaseFieldSolver
-    from bda_hpc.phasefield.stage import MODEL_OPTIONS
+    from bda_hpc.phasefield.stage import MODEL_OPTIONS, _split
 
     comm = MPI.COMM_WORLD
-    model = CahnHilliard(variant)
-    grid = Grid(comm, (n, n), (dx, dx), 2, periodic=model.periodic, faces=model.faces(), field_names=model.fields)
-    # the stage's solver (GMRES + block-Jacobi/ILU): the solver default, a direct LU, is 25x slower on the
-    # periodic grid (fill-in across the wrap-around), measured 21 s vs 0.8 s CPU for 64² to t = 50
-    s = PhaseFieldSolver(comm, grid, model, options={**MODEL_OPTIONS["cahn_hilliard"], "ts_rtol": str(rtol),
-                                                     "ts_atol": str(rtol)}, progress_every=30.0)
-    s.set_state(model.initial_state(grid))
-    s.make_consistent()
-    t, F, mass = [0.0], [s.total_energy()], [comm.allreduce(float(s.state()[..., 0].sum())) * dx * dx]
+    kind, n, dx, t_end, rtol = spec
+    bm1 = kind in "ab"
+    if bm1:
+        from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
 
-    def record(solver, step, time_, x):
-        u = grid.ghosted(x)
-        t.append(time_)
-        F.append(comm.allreduce(model.energy(grid, u)))
-        mass.append(comm.allreduce(float(u[grid.owned + (0,)].sum())) * dx * dx)
+        model = CahnHilliard(kind)
+        options = dict(MODEL_OPTIONS["cahn_hilliard"])  # GMRES + block-Jacobi/ILU (LU is 25x slower, periodic)
+    else:
+        from bda_hpc.phasefield.karma_rappel import KarmaRappel
 
-    s.step_callbacks.append(record)
-    t0 = time.perf_counter()
+        model = KarmaRappel()
+        options = {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu"}
+    options.update({"ts_rtol": str(rtol), "ts_atol": str(rtol)})
+    grid = Grid(comm, (n, n), (dx, dx), model.dof, periodic=model.periodic, faces=model.faces(),
+                field_names=model.fields)
+    s = PhaseFieldSolver(comm, grid, model, options=options, progress_every=60.0)
+    identity = {"model": model.describe(), "cells": [n, n], "dx": dx, "rtol": rtol}
+    ckpt, curves_path = run_dir / f"{name}.ckpt.h5", run_dir / f"{name}.json"
+    names = list(model.fields)
+    if ckpt.exists():
+        fields, state = read_checkpoint(ckpt, names, grid.block(), comm, expect=identity)
+        s.set_state(np.stack([fields[f].reshape(grid.own_size) for f in names], axis=-1), state["time"],
+                    state["step"], state["dt"])
+        curves, wall0, cpu0 = state["curves"], state["wall_s"], state["cpu_s"]
+    else:
+        s.set_state(model.initial_state(grid))
+        s.make_consistent()
+        curves, wall0, cpu0 = {k: [] for k in ("t", "F", "mass", "tip", "solid_fraction")}, 0.0, 0.0
+        _observe(s, grid, model, comm, curves, 0.0, s.u, bm1)
+    s.step_callbacks.append(lambda solver, step, t, x: _observe(solver, grid, model, comm, curves, t, x, bm1))
+    t0, c0 = time.perf_counter(), time.process_time()
     s.begin_run(t_end)
-    for target in [x for x in (1e2, 1e3, 1e4, 1e5, 1e6) if x < t_end] + [t_end]:
-        s.advance(target, 1e-2, t_end / 20)
-    wall = time.perf_counter() - t0
-    out = {"t": t, "F": F, "mass": mass, "wall_s": wall, "ranks": comm.size, "grid": [n, n], "dx": dx,
-           "steps": s.step, "ts_rtol": rtol, "mass_drift_rel": float(abs(mass[-1] - mass[0]) / mass[0]),
-           "energy_monotone": bool(np.all(np.diff(F) <= 1e-9 * abs(F[0])))}
+    for target in _segments(t_end, bm1):
+        if target <= s.t * (1 + 1e-12):
+            continue
+        s.advance(target, 1e-2, max(target / 10, 1e-2) if bm1 else 5.0)
+        wall = wall0 + time.perf_counter() - t0
+        cpu = cpu0 + comm.allreduce(time.process_time() - c0)
+        state = {**identity, "time": s.t, "step": s.step, "dt": s.dt, "curves": curves, "wall_s": wall,
+                 "cpu_s": cpu}
+        write_checkpoint(ckpt, _split(s.state(), names, grid), grid.block(), comm, state)
+        snap = [t for t in BM1_SNAPSHOT_TIMES if abs(t - s.t) < 1e-6 * t] if bm1 else ([s.t] if s.t >= t_end else [])
+        plane = gather_plane(grid, s.state()[..., 0], comm) if snap else None
+        if comm.rank == 0:
+            if plane is not None:
+                snapshot_png(run_dir / f"{name}_t{s.t:g}.png", {names[0]: plane}, grid.spacing,
+                             f"{name}  t = {s.t:g}")
+            out = {"case": name, "model": kind, "grid": [n, n], "dx": dx, "t_end": t_end, "ts_rtol": rtol,
+                   "t_reached": s.t, "complete": s.t >= t_end * (1 - 1e-12), "steps": s.step, "ranks": comm.size,
+                   "wall_s": wall, "cpu_s": cpu, "machine": os.uname().nodename,
+                   "load_avg": os.getloadavg()[0], **{k: v for k, v in curves.items() if v}}
+            tmp = curves_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(out))
+            os.replace(tmp, curves_path)
     s.destroy()
     grid.destroy()
-    return out
 
 
-def run_bm3(n: int, dx: float, t_end: float, rtol: float) -> dict:
-    import petsc4py
-
-    petsc4py.init(sys.argv[:1])
-    from mpi4py import MPI
-
-    from bda_hpc.phasefield.grid import Grid
-    from bda_hpc.phasefield.karma_rappel import KarmaRappel
-    from bda_hpc.phasefield.solver import PhaseFieldSolver
-
-    comm = MPI.COMM_WORLD
-    model = KarmaRappel()
-    grid = Grid(comm, (n, n), (dx, dx), 2, faces=model.faces(), field_names=model.fields)
-    s = PhaseFieldSolver(comm, grid, model, options={"ts_rtol": str(rtol), "ts_atol": str(rtol),
-                                                     "ksp_type": "gmres", "pc_type": "bjacobi",
-                                                     "sub_pc_type": "ilu"}, progress_every=30.0)
-    s.set_state(model.initial_state(grid))
-    t, F, tip, solid = [], [], [], []
-
-    def record(solver, step, time_, x):
-        u = grid.ghosted(x)
-        a, b = model.tip_and_solid_fraction(grid, u[grid.owned], comm)
-        t.append(time_)
-        F.append(comm.allreduce(model.energy(grid, u)))
-        tip.append(a)
-        solid.append(b)
-
-    record(s, 0, 0.0, s.u)
-    s.step_callbacks.append(record)
-    t0 = time.perf_counter()
-    s.begin_run(t_end)
-    for target in np.arange(1, 11) * t_end / 10:
-        s.advance(float(target), 1e-2, 5.0)
-    wall = time.perf_counter() - t0
-    s.destroy()
-    grid.destroy()
-    return {"t": t, "F": F, "tip": tip, "solid_fraction": solid, "wall_s": wall, "ranks": comm.size,
-            "grid": [n, n], "dx": dx, "domain": n * dx}
+def _observe(solver, grid, model, comm, curves, t, x, bm1) -> None:
+    u = grid.ghosted(x)
+    curves["t"].append(float(t))
+    curves["F"].append(comm.allreduce(model.energy(grid, u)))
+    if bm1:
+        curves["mass"].append(comm.allreduce(float(u[grid.owned + (0,)].sum())) * float(np.prod(grid.spacing)))
+    else:
+        tip, solid = model.tip_and_solid_fraction(grid, u[grid.owned], comm)
+        curves["tip"].append(tip)
+        curves["solid_fraction"].append(solid)
 
 
-def _subprocess(np_: int, variant: str, n: int, dx: float, t_end: float, rtol: float) -> dict:
+# ---------------------------------------------------------------------------- driver
+
+
+def _run_subprocess(np_: int, name: str, spec: tuple, run_dir: Path) -> None:
     from bda_hpc.launch import mpiexec_command
 
-    cmd = ([] if np_ == 1 else mpiexec_command(np_)) + [sys.executable, __file__, "--worker", variant, str(n),
-                                                          str(dx), str(t_end), str(rtol)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-    line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
-    if r.returncode != 0 or not line:
-        raise SystemExit(f"PFHub {variant} failed:\n{r.stderr[-3000:]}")
-    return json.loads(line[0][7:])
+    cmd = ([] if np_ == 1 else mpiexec_command(np_)) + [sys.executable, __file__, "--worker", name, str(run_dir),
+                                                          json.dumps(spec)]
+    print(f"running {name}: {spec} on {np_} rank(s)", flush=True)
+    r = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=REPO)
+    if r.returncode != 0:
+        raise SystemExit(f"PFHub case {name} failed (exit {r.returncode}); its last checkpoint is kept")
 
 
-def _value_at(res: dict, when: float) -> float:
-    return float(np.interp(when, res["t"], res["F"]))
+def _load(run_dir: Path, name: str) -> dict | None:
+    path = run_dir / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
-def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        run = run_bm3 if sys.argv[2] == "3" else lambda *a: run_bm1(sys.argv[2], *a)
-        res = run(int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]))
-        from mpi4py import MPI
-
-        if MPI.COMM_WORLD.rank == 0:
-            print("RESULT " + json.dumps(res), flush=True)
-        return 0
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--np", type=int, default=1)
-    ap.add_argument("--json", default="benchmarks/results/pfhub.json")
-    ap.add_argument("--t-end", type=float, default=None, help="BM1 end time (default 1e6; quick 1000)")
-    ap.add_argument("--bm3", choices=("quick", "full", "skip"), default=None,
-                    help="BM3 size: quick = 48 quadrant to t = 30 at dx 0.8 and 0.4; full = 960 quadrant to "
-                         "t = 1500 at dx 0.4 (default: as --quick says)")
-    args = ap.parse_args()
-    n, dx, t_end = (64, 3.125, 1000.0) if args.quick else (200, 1.0, 1e6)
-    t_end = args.t_end or t_end
-    out = {"benchmark": "pfhub", "quick": args.quick, "machine": os.uname().nodename}
-    for variant in ("a", "b"):
-        res = _subprocess(args.np, variant, n, dx, t_end, 1e-4)
-        # convergence: a 2x finer grid and a 10x tighter step tolerance over the early, fast part
-        t_check = min(t_end / 5, 200.0 if args.quick else 1e4)
-        fine = _subprocess(args.np, variant, 2 * n, dx / 2, t_check, 1e-4)
-        tight = _subprocess(args.np, variant, n, dx, t_check, 1e-5)
-        res["convergence"] = {
-            "t": t_check, "F": _value_at(res, t_check), "F_grid_2x": _value_at(fine, t_check),
-            "F_rtol_10x": _value_at(tight, t_check),
-            "rel_change_grid": abs(_value_at(fine, t_check) / _value_at(res, t_check) - 1),
-            "rel_change_dt": abs(_value_at(tight, t_check) / _value_at(res, t_check) - 1)}
-        out[f"bm1{variant}"] = res
-        c = res["convergence"]
-        print(f"BM1{variant}: {res['grid']} dx={dx} t_end={t_end:g} steps={res['steps']} wall={res['wall_s']:.1f}s "
-              f"F(0)={res['F'][0]:.2f} F(end)={res['F'][-1]:.2f} mass drift={res['mass_drift_rel']:.1e} "
-              f"monotone={res['energy_monotone']}; at t={c['t']:g}: grid 2x changes F by {c['rel_change_grid']:.2%}, "
-              f"dt tolerance 10x by {c['rel_change_dt']:.2%}", flush=True)
-        csv = Path(args.json).with_name(f"{Path(args.json).stem}_bm1{variant}.csv")
-        np.savetxt(csv, np.column_stack([res["t"], res["F"], res["mass"]]), delimiter=",", header="t,F,mass",
-                   comments="")
-    # BM3: the quadrant 960 x 960 to t = 1500 in full; quick runs a 48 x 48 quadrant to t = 30.
-    # Grid convergence: the tip position at the end against a grid with dx halved (0.8 -> 0.4).
-    bm3_mode = args.bm3 or ("quick" if args.quick else "full")
-    if bm3_mode == "skip":
-        return _finish(out, args.json)
-    size, dx3, t3 = (48.0, 0.8, 30.0) if bm3_mode == "quick" else (960.0, 0.8, 1500.0)
-    bm3 = _subprocess(args.np, "3", int(size / dx3), dx3, t3, 1e-3)
-    fine3 = _subprocess(args.np, "3", int(size / (dx3 / 2)), dx3 / 2, t3, 1e-3)
-    bm3["tip_grid_2x"] = fine3["tip"][-1]
-    bm3["tip_rel_change_grid"] = abs(fine3["tip"][-1] / bm3["tip"][-1] - 1)
-    out["bm3"] = bm3
-    print(f"BM3: {bm3['grid']} dx={dx3} t_end={t3:g} wall={bm3['wall_s']:.1f}s tip={bm3['tip'][-1]:.2f} "
-          f"solid fraction={bm3['solid_fraction'][-1]:.4f}"
-          + (f"; dx/2 changes the tip by {bm3['tip_rel_change_grid']:.2%}" if "tip_rel_change_grid" in bm3 else ""),
-          flush=True)
-    np.savetxt(Path(args.json).with_name(f"{Path(args.json).stem}_bm3.csv"),
-               np.column_stack([bm3["t"], bm3["F"], bm3["tip"], bm3["solid_fraction"]]), delimiter=",",
-               header="t,F,tip,solid_fraction", comments="")
-    return _finish(out, args.json)
+def _compare(ref: dict, other: dict, key: str) -> dict:
+    """Relative change of curve ``key`` between two runs over their common times (ref's samples)."""
+    t_common = min(ref["t_reached"], other["t_reached"])
+    t = np.asarray(ref["t"])
+    sel = (t > 0) & (t <= t_common)
+    a = np.asarray(ref[key])[sel]
+    b = np.interp(t[sel], other["t"], other[key])
+    rel = np.abs(b / a - 1)
+    i = int(np.argmax(rel))
+    end_a = float(np.interp(t_common, ref["t"], ref[key]))
+    end_b = float(np.interp(t_common, other["t"], other[key]))
+    return {"case": other["case"], "t_common": t_common, "max_rel_diff": float(rel[i]), "t_of_max": float(t[sel][i]),
+            "value_at_end": end_a, "other_at_end": end_b, "rel_diff_at_end": abs(end_b / end_a - 1)}
 
 
-def _finish(out: dict, json_path: str) -> int:
-    Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(json_path).write_text(json.dumps(out))
-    _plot(out, Path(json_path).with_name(Path(json_path).stem + "_bm1.png"))
+def _settle_time(res: dict, rel: float = 1e-3) -> float:
+    """First time after which F stays within ``rel`` of its final value (the last coarsening event)."""
+    F = np.asarray(res["F"])
+    above = np.nonzero(F - F[-1] > rel * abs(F[-1]))[0]
+    return float(res["t"][above[-1] + 1]) if above.size else 0.0
+
+
+def assemble(cases: dict, run_dir: Path, json_path: Path) -> int:
+    out = {"benchmark": "pfhub", "run_dir": str(run_dir.relative_to(REPO)), "machine": os.uname().nodename}
+    for v in "ab":
+        res = _load(run_dir, f"bm1{v}")
+        if res is None:
+            continue
+        mass = np.asarray(res["mass"])
+        res["mass_drift_rel"] = float(np.max(np.abs(mass - mass[0])) / mass[0])
+        res["energy_monotone"] = bool(np.all(np.diff(res["F"]) <= 1e-9 * abs(res["F"][0])))
+        res["t_settle"] = _settle_time(res)
+        res["convergence"] = [_compare(res, o, "F") for o in
+                              (_load(run_dir, f"bm1{v}_{s}") for s in ("dx0.5", "rtol1e-5")) if o is not None]
+        out[f"bm1{v}"] = res
+        np.savetxt(json_path.with_name(f"{json_path.stem}_bm1{v}.csv"), np.column_stack([res["t"], res["F"], mass]),
+                   delimiter=",", header="t,F,mass", comments="")
+        print(f"BM1{v}: {res['grid']} dx={res['dx']:g} t={res['t_reached']:g}/{res['t_end']:g} steps={res['steps']} "
+              f"wall={res['wall_s']:.0f}s cpu={res['cpu_s']:.0f}s F(0)={res['F'][0]:.3f} F(end)={res['F'][-1]:.3f} "
+              f"mass drift={res['mass_drift_rel']:.1e} monotone={res['energy_monotone']} "
+              f"F settles (0.1 %) at t={res['t_settle']:.3g}")
+        for c in res["convergence"]:
+            print(f"   vs {c['case']:16s} to t={c['t_common']:<8.3g} max |ΔF/F| {c['max_rel_diff']:.2e} "
+                  f"(at t={c['t_of_max']:.3g}), at the end {c['rel_diff_at_end']:.2e}")
+    bm3 = {name: r for name in cases if name.startswith("bm3") and (r := _load(run_dir, name)) is not None}
+    if bm3:
+        out["bm3"] = _assemble_bm3(bm3)
+        b = out["bm3"]
+        np.savetxt(json_path.with_name(f"{json_path.stem}_bm3.csv"),
+                   np.column_stack([b["t"], b["F"], b["tip"], b["solid_fraction"]]), delimiter=",",
+                   header="t,F,tip,solid_fraction", comments="")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(out))
+    _plot(out, bm3, json_path)
     print(f"JSON: {json_path}")
     return 0
 
 
-def _plot(out: dict, path: Path) -> None:
+def _domain(r: dict) -> float:
+    return r["grid"][0] * r["dx"]
+
+
+def _assemble_bm3(runs: dict) -> dict:
+    """The finest run's curves plus the grid sequence and the domain-size check at a common time."""
+    finest = min(runs.values(), key=lambda r: (r["dx"], -r["t_reached"]))
+    res = {**finest, "cases": {}}
+    for name, r in sorted(runs.items()):
+        t = np.asarray(r["t"])
+        late = t >= 0.7 * r["t_reached"]
+        v = float(np.polyfit(t[late], np.asarray(r["tip"])[late], 1)[0]) if late.sum() > 2 else float("nan")
+        res["cases"][name] = {"dx": r["dx"], "domain": _domain(r), "t_reached": r["t_reached"], "tip_end": r["tip"][-1],
+                              "tip_velocity_late": v, "wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "ranks": r["ranks"]}
+        print(f"BM3 {name:16s} L={_domain(r):g} dx={r['dx']:g} t={r['t_reached']:g} tip={r['tip'][-1]:.2f} "
+              f"v_tip(last 30 %)={v:.4f} wall={r['wall_s']:.0f}s cpu={r['cpu_s']:.0f}s")
+    by_dx = sorted((r for r in runs.values() if _domain(r) == _domain(finest)), key=lambda r: -r["dx"])
+    res["grid_sequence"] = [_compare(a, b, "tip") for a, b in zip(by_dx, by_dx[1:])]
+    for c, a in zip(res["grid_sequence"], by_dx):
+        print(f"   grid dx {a['dx']:g} -> {runs[c['case']]['dx']:g}: tip change at t={c['t_common']:g}: "
+              f"{c['rel_diff_at_end']:.2%}")
+    same_dx = [r for r in runs.values() if r["dx"] == by_dx[-2 if len(by_dx) > 1 else -1]["dx"]]
+    if len({_domain(r) for r in same_dx}) > 1:
+        small, large = sorted(same_dx, key=_domain)[:2]
+        res["domain_check"] = _compare(small, large, "tip")
+        print(f"   domain {_domain(small):g} -> {_domain(large):g} at dx {small['dx']:g}: tip change at "
+              f"t={res['domain_check']['t_common']:g}: {res['domain_check']['rel_diff_at_end']:.2%}")
+    return res
+
+
+def _plot(out: dict, bm3_runs: dict, json_path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for v in ("a", "b"):
-        r = out[f"bm1{v}"]
-        ax.loglog(np.maximum(r["t"], 1e-2), r["F"], label=f"BM1{v} ({r['grid'][0]}², dx={r['dx']})")
-    ax.set_xlabel("t")
-    ax.set_ylabel("total free energy F")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    bm1 = [v for v in "ab" if f"bm1{v}" in out]
+    if bm1:
+        fig, axes = plt.subplots(1, len(bm1), figsize=(6 * len(bm1), 4), squeeze=False)
+        run_dir = REPO / out["run_dir"]
+        for ax, v in zip(axes[0], bm1):
+            for suffix in ("", "_dx0.5", "_rtol1e-5"):
+                r = _load(run_dir, f"bm1{v}{suffix}")
+                if r is not None:
+                    ax.loglog(np.maximum(r["t"], 1e-2), r["F"],
+                              label=f"{r['grid'][0]}², Δx={r['dx']:g}, rtol={r['ts_rtol']:g}")
+            ax.set_title(f"PFHub 1{v}")
+            ax.set_xlabel("t")
+            ax.set_ylabel("total free energy F")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(json_path.with_name(json_path.stem + "_bm1.png"), dpi=100)
+        plt.close(fig)
+    if bm3_runs:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for _name, r in sorted(bm3_runs.items()):
+            ax.plot(r["t"], r["tip"], label=f"L={_domain(r):g}, Δx={r['dx']:g}")
+        ax.set_xlabel("t")
+        ax.set_ylabel("tip position (φ = 0 on the x axis)")
+        ax.set_title("PFHub 3")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(json_path.with_name(json_path.stem + "_bm3.png"), dpi=100)
+        plt.close(fig)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        run_case(sys.argv[2], tuple(json.loads(sys.argv[4])), Path(sys.argv[3]))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small grids, short times (~2 CPU min)")
+    ap.add_argument("--np", type=int, default=1, help="MPI ranks per case")
+    ap.add_argument("--json", default=None, help="default benchmarks/results/pfhub[_quick].json")
+    ap.add_argument("--cases", default=None, help="comma-separated case names (default: all); full: " +
+                    ", ".join(FULL))
+    ap.add_argument("--t-end", type=float, default=None, help="end time for the selected cases (default: each "
+                    "case's own); a case continues from its checkpoint")
+    ap.add_argument("--assemble", action="store_true", help="only combine the finished/partial cases into the JSON")
+    args = ap.parse_args()
+    cases = QUICK if args.quick else FULL
+    run_dir = REPO / "benchmarks" / "results" / ("pfhub_runs_quick" if args.quick else "pfhub_runs")
+    json_path = Path(args.json or f"benchmarks/results/pfhub{'_quick' if args.quick else ''}.json")
+    selected = args.cases.split(",") if args.cases else list(cases)
+    unknown = [c for c in selected if c not in cases]
+    if unknown:
+        ap.error(f"unknown case(s) {unknown}; known: {', '.join(cases)}")
+    if not args.assemble:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name in selected:
+            kind, n, dx, t_end, rtol = cases[name]
+            done = _load(run_dir, name)
+            t_end = args.t_end or t_end
+            if done is not None and done["t_reached"] >= t_end * (1 - 1e-12):
+                print(f"{name}: already at t = {done['t_reached']:g}")
+                continue
+            _run_subprocess(args.np, name, (kind, n, dx, t_end, rtol), run_dir)
+    return assemble(cases, run_dir, json_path)
 
 
 if __name__ == "__main__":

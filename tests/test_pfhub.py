@@ -74,3 +74,31 @@ def test_li_one_and_two_ranks_agree(comm):
     _, _, u2 = _run(comm, model, (16, 10), (1.0, 1.0), [0.05], opts)
     _, _, u1 = _run(MPI.COMM_SELF, model, (16, 10), (1.0, 1.0), [0.05], opts)
     np.testing.assert_allclose(u2[..., :2], u1[..., :2], atol=1e-6)
+
+
+def test_pfhub3_short_tip_growth_conserves_enthalpy_and_converges_in_grid():
+    """BM3 to t = 10 on a 24-quadrant: the tip leaves the seed (r = 8), U - φ/2 is conserved (zero flux), and
+    halving Δx (0.8 -> 0.4) moves the tip by less than 2 % (benchmarks/pfhub.py runs the full grid sequence)."""
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.grid import Grid
+    from bda_hpc.phasefield.karma_rappel import KarmaRappel
+    from bda_hpc.phasefield.solver import PhaseFieldSolver
+
+    tips = []
+    for n, dx in ((30, 0.8), (60, 0.4)):
+        model = KarmaRappel()
+        grid = Grid(MPI.COMM_SELF, (n, n), (dx, dx), model.dof, faces=model.faces(), field_names=model.fields)
+        s = PhaseFieldSolver(MPI.COMM_SELF, grid, model, options={"ts_rtol": "1e-4", "ts_atol": "1e-4"})
+        s.set_state(model.initial_state(grid))
+        u0 = s.state()
+        s.advance(10.0, 1e-2, 1.0)
+        u = s.state()
+        enthalpy = [float(np.sum(v[..., 1] - 0.5 * v[..., 0])) for v in (u0, u)]
+        assert abs(enthalpy[1] - enthalpy[0]) < 1e-8 * n * n, enthalpy
+        tip, solid = model.tip_and_solid_fraction(grid, u, MPI.COMM_SELF)
+        assert tip > 9.0 and solid > np.pi * 64 / 4 / (n * dx) ** 2
+        tips.append(tip)
+        s.destroy()
+        grid.destroy()
+    assert abs(tips[1] / tips[0] - 1) < 0.02, tips
