@@ -173,12 +173,13 @@ class MDStage:
         for line in (self.out_dir / "deposition" / "log.lammps").read_text().splitlines():
             parser.feed(line)
         wall = sum(loop[0] for loop in parser.loops)
-        atom_steps = sum(loop[2] * loop[3] for loop in parser.loops)
+        atom_steps = sum(loop[2] for loop in parser.loops) * np.mean(counts)  # the atom count grows
         ranks = parser.loops[-1][1] if parser.loops else self.s.nprocs
+        cpu_share = np.mean(parser.cpu_percent) / 100 if parser.cpu_percent else 1.0  # < 1 on shared cores
         return {"time_ps": times, "roughness_A": rough, "atoms": counts, "rate_per_A2_ps": rate,
                 "rate_monolayers_per_s": per_s, "plating_1mA_cm2_monolayers_per_s": plating,
                 "temperature_K": d.temperature, "wall_s": wall, "ranks": ranks,
-                "us_per_atom_step_core": wall * ranks / max(atom_steps, 1) * 1e6,
+                "us_per_atom_step_core": wall * ranks / max(atom_steps, 1) * 1e6, "cpu_share": cpu_share,
                 "final_heights_A": heights.tolist()}
 
 
