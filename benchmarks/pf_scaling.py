@@ -35,29 +35,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-
-PC_CHOICES = {
-    "asm_lu": {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu"},
-    "bjacobi_ilu": {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu"},
-    "fieldsplit_hypre": {"ksp_type": "gmres", "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
-                         "pc_fieldsplit_0_fields": "0,1", "pc_fieldsplit_1_fields": "2",
-                         "fieldsplit_0_ksp_type": "preonly", "fieldsplit_0_pc_type": "bjacobi",
-                         "fieldsplit_0_sub_pc_type": "ilu", "fieldsplit_1_ksp_type": "preonly",
-                         "fieldsplit_1_pc_type": "hypre"},
-    "asm_lu_overlap2": {"ksp_type": "gmres", "pc_type": "asm", "pc_asm_overlap": "2", "sub_pc_type": "lu"},
-    "fieldsplit_gamg": {"ksp_type": "gmres", "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
-                        "pc_fieldsplit_0_fields": "0,1", "pc_fieldsplit_1_fields": "2",
-                        "fieldsplit_0_ksp_type": "preonly", "fieldsplit_0_pc_type": "bjacobi",
-                        "fieldsplit_0_sub_pc_type": "ilu", "fieldsplit_1_ksp_type": "preonly",
-                        "fieldsplit_1_pc_type": "gamg"},
-    "schur_hypre": {"ksp_type": "fgmres", "pc_type": "fieldsplit", "pc_fieldsplit_type": "schur",
-                    "pc_fieldsplit_schur_fact_type": "full", "pc_fieldsplit_schur_precondition": "selfp",
-                    "pc_fieldsplit_0_fields": "0,1", "pc_fieldsplit_1_fields": "2",
-                    "fieldsplit_0_ksp_type": "preonly", "fieldsplit_0_pc_type": "bjacobi",
-                    "fieldsplit_0_sub_pc_type": "ilu", "fieldsplit_1_ksp_type": "preonly",
-                    "fieldsplit_1_pc_type": "hypre"},
-}
+from bda_hpc.phasefield.preconditioners import LI_PRECONDITIONERS  # noqa: E402  (light: no PETSc import)
 
 
 def worker(dim: int, n: int, steps: int, dt: float, pc: str = "asm_lu") -> None:
@@ -69,6 +49,7 @@ def worker(dim: int, n: int, steps: int, dt: float, pc: str = "asm_lu") -> None:
     from bda_hpc.phasefield.grid import Grid
     from bda_hpc.phasefield.li_deposition import LiDeposition
     from bda_hpc.phasefield.li_params import LiPhysical
+    from bda_hpc.phasefield.preconditioners import li_solver_options
     from bda_hpc.phasefield.solver import PhaseFieldSolver
 
     comm = MPI.COMM_WORLD
@@ -77,19 +58,20 @@ def worker(dim: int, n: int, steps: int, dt: float, pc: str = "asm_lu") -> None:
     model = LiDeposition.from_physical(LiPhysical(), dim, front=n / 8, nuclei=nuclei)
     grid = Grid(comm, cells, (1.0,) * dim, 3, faces=model.faces(), field_names=model.fields)
     options = {"ts_type": "beuler", "ts_adapt_type": "none", "ksp_rtol": "1e-8", "snes_rtol": "1e-8",
-               "snes_atol": "1e-9", "ksp_max_it": "2000", **PC_CHOICES[pc]}
+               "snes_atol": "1e-9", "ksp_max_it": "2000", **li_solver_options(pc)}
     s = PhaseFieldSolver(comm, grid, model, options=options, progress_every=1e9)
     s.set_state(model.initial_state(grid))
     s.make_consistent()
     s.advance(dt, dt, dt)  # warm-up step: Numba loads, PETSc sets up
     snes0, ksp0 = s.ts.getSNESIterations(), s.ts.getKSPIterations()
     comm.Barrier()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     s.advance(dt * (steps + 1), dt, dt)
+    cpu = comm.allreduce(time.process_time() - cpu0, op=MPI.MAX)
     comm.Barrier()
     wall = time.perf_counter() - t0
     result = {"pc": pc, "ranks": comm.size, "dim": dim, "cells": list(cells), "unknowns": 3 * n ** dim, "steps": steps,
-              "wall_s": wall, "newton_its": s.ts.getSNESIterations() - snes0,
+              "wall_s": wall, "cpu_s": cpu, "newton_its": s.ts.getSNESIterations() - snes0,
               "linear_its": s.ts.getKSPIterations() - ksp0}
     s.destroy()
     grid.destroy()
@@ -112,24 +94,35 @@ def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = "asm_l
     return res
 
 
-def pc_study(ranks: list[int], json_path: str) -> int:
-    """Newton and GMRES iterations and wall time of each preconditioner on the same 2D Li problem."""
+def pc_study(ranks: list[int], grids: list[int], pcs: list[str], json_path: str) -> int:
+    """Iterations, wall and CPU time per step of each preconditioner vs grid size (1 rank) and ranks.
+
+    Every grid runs on 1 rank; the rank counts run on the middle grid. asm_lu (a per-rank direct
+    factorisation) only up to 256². The JSON is rewritten after every case, so a stopped study keeps
+    what it measured.
+    """
     rows = []
-    for pc in PC_CHOICES:
-        for np_ in ranks:
-            try:
-                res = run_case(np_, 2, 128, 3, 0.001, pc)
-            except SystemExit as exc:
-                res = {"pc": pc, "ranks": np_, "failed": str(exc)[-300:]}
-            rows.append(res)
-            if "failed" in res:
-                print(f"{pc:18s} ranks={np_} FAILED")
-            else:
-                print(f"{pc:18s} ranks={np_} wall={res['wall_s']:7.2f}s newton={res['newton_its']:3d} "
-                      f"gmres={res['linear_its']:5d} gmres/newton={res['linear_its'] / max(res['newton_its'], 1):.1f}",
-                      flush=True)
-    Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(json_path).write_text(json.dumps({"benchmark": "pf_pc_study", "cases": rows}, indent=1))
+    plan = [(pc, 1, n) for pc in pcs for n in grids] + [(pc, np_, grids[len(grids) // 2]) for pc in pcs
+                                                         for np_ in ranks if np_ != 1]
+    for pc, np_, n in plan:
+        if pc == "asm_lu" and n > 256:
+            continue
+        try:
+            res = run_case(np_, 2, n, 2, 0.001, pc)
+        except SystemExit as exc:
+            res = {"pc": pc, "ranks": np_, "cells": [n, n], "failed": str(exc)[-300:]}
+        rows.append(res)
+        if "failed" in res:
+            print(f"{pc:22s} n={n:5d} ranks={np_} FAILED", flush=True)
+        else:
+            per_newton = res["linear_its"] / max(res["newton_its"], 1)
+            print(f"{pc:22s} n={n:5d} ranks={np_} wall/step={res['wall_s'] / res['steps']:7.2f}s "
+                  f"cpu/step={res['cpu_s'] / res['steps']:7.2f}s newton={res['newton_its']:3d} "
+                  f"gmres/newton={per_newton:5.1f} cpu_us/unknown/step="
+                  f"{1e6 * res['cpu_s'] / res['steps'] / res['unknowns']:6.2f}", flush=True)
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps({"benchmark": "pf_pc_study", "load_avg": os.getloadavg(),
+                                               "cases": rows}, indent=1))
     return 0
 
 
@@ -153,21 +146,24 @@ def main() -> int:
     ap.add_argument("--np", default="1,2", help="comma-separated rank counts (default 1,2)")
     ap.add_argument("--json", default="benchmarks/results/pf_scaling.json")
     ap.add_argument("--pc-study", action="store_true",
-                    help="only compare preconditioners on a 2D 128² problem (1 and 2 ranks)")
+                    help="only compare preconditioners (--pcs) on 2D grids (--study-grids) at 1 rank, and over --np "
+                         "on the middle grid")
+    ap.add_argument("--study-grids", default="128,256,512", help="cells per side for --pc-study")
+    ap.add_argument("--pcs", default=",".join(LI_PRECONDITIONERS), help="preconditioners for --pc-study")
     ap.add_argument("--sbatch-np", default="", help="also write jobscripts/pf_scaling.sbatch for these ranks")
     ap.add_argument("--n2", type=int, default=None, help="2D cells per side (default 1024; quick 128)")
     ap.add_argument("--n3", type=int, default=None, help="3D cells per side (default 128; quick 20)")
     ap.add_argument("--steps", type=int, default=None, help="timed backward-Euler steps (default 5; quick 2)")
-    ap.add_argument("--pc", choices=sorted(PC_CHOICES), default=None,
-                    help="preconditioner (see --pc-study); default asm_lu with --quick, schur_hypre at full size "
+    ap.add_argument("--pc", choices=sorted(LI_PRECONDITIONERS), default=None,
+                    help="preconditioner (see --pc-study); default asm_lu with --quick, schur_a11_hypre at full size "
                          "(a per-rank LU of 128³ x 3 unknowns does not fit in memory)")
     args = ap.parse_args()
     ranks = [int(x) for x in args.np.split(",")]
     if args.pc_study:
-        return pc_study(ranks, args.json)
+        return pc_study(ranks, [int(x) for x in args.study_grids.split(",")], args.pcs.split(","), args.json)
     n2, n3, steps, dt = (128, 20, 2, 0.001) if args.quick else (1024, 128, 5, 0.001)
     n2, n3, steps = args.n2 or n2, args.n3 or n3, args.steps or steps
-    args.pc = args.pc or ("asm_lu" if args.quick else "schur_hypre")
+    args.pc = args.pc or ("asm_lu" if args.quick else "schur_a11_hypre")
     cases = []
     for dim, n in ((2, n2), (3, n3)):
         for np_ in ranks:
