@@ -183,6 +183,8 @@ def test_li_metal_parameters_only_from_resolved_results():
     assert out["surface_diffusion_100"].uncertainty == pytest.approx(0.01e-8)
     assert "surface_diffusion_110" not in out            # 0.05 ± 0.04 is not resolved
     assert out["surface_diffusion_temperature"].value == 300.0
+    results["surface"]["100"]["md"]["crystalline"] = [False]  # the surface layer wandered: not an adatom's D
+    assert "surface_diffusion_100" not in parameters(results)
     # not resolved by MD at 300 K: the Arrhenius fit of other temperatures, else NEB + harmonic TST
     surf = results["surface"]["110"]
     surf["md"] = {"temperatures_K": [200.0, 250.0, 350.0], "prefactor": 2.0, "prefactor_unc": 0.2,

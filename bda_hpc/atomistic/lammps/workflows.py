@@ -26,6 +26,7 @@ from .settings import MDSettings
 
 log = logging.getLogger("bda_hpc.md")
 A2_PER_PS = 1e-8          # Å²/ps -> m²/s
+LAYER_MSD_CRYSTALLINE = 1.0  # Å²: a crystalline surface layer vibrates (~0.3 Å² at 300 K), it does not wander
 PLATING_1MA_CM2 = 1e-3 / 1.602176634e-19 / 1e16   # Li atoms / (Å² s) deposited by 1 mA/cm²
 EV = 1.602176634e-19      # J
 
@@ -118,8 +119,13 @@ class MDStage:
             md = {"temperatures_K": list(temps), "D_A2_per_ps": Ds, "D_stderr_A2_per_ps": errs,
                   "surface_layer_D_A2_per_ps": [v[0] for v in layer],
                   "surface_layer_D_stderr_A2_per_ps": [v[1] for v in layer],
-                  "surface_layer_final_msd_A2": [v[2] for v in layer]}
-            if len(temps) >= 3 and all(map(analysis.resolved, Ds, errs)):
+                  "surface_layer_final_msd_A2": [v[2] for v in layer],
+                  "crystalline": [v[2] < LAYER_MSD_CRYSTALLINE for v in layer]}
+            if not all(md["crystalline"]):
+                log.warning("(%s): the surface layer moved (final MSD %s Å²) at %s K: its atoms take the role of "
+                            "adatoms, the followed feature is no single adatom; those temperatures are not used",
+                            facet, md["surface_layer_final_msd_A2"], temps)
+            if len(temps) >= 3 and all(map(analysis.resolved, Ds, errs)) and all(md["crystalline"]):
                 md.update(analysis.arrhenius(temps, Ds, errs))
             result[facet] = {"md": md}
         if g.neb:
@@ -258,7 +264,7 @@ def _surface_diffusivity(facet: str, surf: dict) -> tuple[float, float, str] | N
     if T0 in temps:
         k = temps.index(T0)
         D, err = md["D_A2_per_ps"][k], md["D_stderr_A2_per_ps"][k]
-        if analysis.resolved(D, err):
+        if analysis.resolved(D, err) and md.get("crystalline", [True] * len(temps))[k]:
             return D * A2_PER_PS, err * A2_PER_PS, (
                 f"LAMMPS bda/nnp NVT, single-origin MSD of the adatom at {T0:g} K, block-averaged error{cross}")
     if "activation_energy" in md:
