@@ -94,9 +94,12 @@ def _neb(calc, initial, final, images: int, fmax: float):
     band = [initial] + [initial.copy() for _ in range(images)] + [final]
     for image in band:
         image.calc = calc
-    neb = NEB(band, climb=True, allow_shared_calculator=True)
+    neb = NEB(band, allow_shared_calculator=True, method="improvedtangent")
     neb.interpolate(method="idpp", mic=True)
-    FIRE(neb, logfile=None).run(fmax=fmax, steps=3000)
+    # short steps (an exchange band passes atoms close to each other), the climbing image once the band is settled
+    FIRE(neb, maxstep=0.05, logfile=None).run(fmax=5 * fmax, steps=1500)
+    neb.climb = True
+    FIRE(neb, maxstep=0.05, logfile=None).run(fmax=fmax, steps=1500)
     energies = np.array([im.get_potential_energy() for im in band])
     return energies - energies[0], band[int(np.argmax(energies))]
 
@@ -125,7 +128,9 @@ def _event(calc, name, initial, final, images, fmax, length, multiplicity, mover
     if nu_min.min() <= 0 or nu_sad[0] >= 0 or nu_sad[1] <= 0:
         log.warning("%s: not one unstable mode at the saddle (minimum %s, saddle %s Hz)", name, nu_min, nu_sad)
     nu = float(np.prod(nu_min / np.abs(np.append(nu_sad[1:], 1.0))))
-    event = HopEvent(name, float(path.max()), nu, float(length), multiplicity, path.tolist())
+    # from the lowest state on the band: a band that dips below its end points passes a deeper site,
+    # which is where the adatom rests between hops
+    event = HopEvent(name, float(path.max() - path.min()), nu, float(length), multiplicity, path.tolist())
     log.info("%s: barrier %.3f eV, attempt frequency %.3g Hz, %d directions, %.2f Å", name, event.barrier, nu,
              multiplicity, length)
     return event
@@ -151,7 +156,7 @@ def facet_events(calc, facet: str, a0: float, fmax: float = 0.01, images: int = 
 def _exchange(calc, initial, fmax, images) -> HopEvent:
     """(100): the adatom goes into the site of a surface neighbour, which goes to the opposite hollow."""
     ad = len(initial) - 1
-    top = np.where(initial.positions[:-1, 2] > initial.positions[:-1, 2].max() - 0.1)[0]
+    top = np.where(initial.positions[:-1, 2] > initial.positions[:-1, 2].max() - 0.8)[0]  # layers a/2 apart
     d = initial.get_distances(ad, top, mic=True, vector=True)
     s = top[np.argmin(np.linalg.norm(d[:, :2], axis=1))]
     dxy = initial.get_distance(ad, s, mic=True, vector=True) * [1, 1, 0]
