@@ -62,3 +62,21 @@ def test_fit_scale_fills_empty_horizon_bins_from_nearer_ones():
     ratio = np.array([1.0, 2.0, 5.0])
     scale = calibration.fit_scale(horizon, ratio, 0.5, 4)
     assert list(scale) == [2.0, 2.0, 5.0, 5.0]
+
+
+def test_worst_fold_rule_covers_a_group_that_pooling_undercovers():
+    """Five groups (think temperatures), two of them twice as noisy. Held out, a noisy group is under-covered by
+    the pooled quantile of the others (three quiet groups dilute it) but covered by the worst-fold rule, which
+    takes the other noisy group's own quantile: 1.645 · 2σ."""
+    truth, noisy, lives = synthetic_fleet(120, seed=3)
+    folds = _folds(120, 5)
+    for f in folds[3:]:
+        noisy[f] = truth[f] + 2 * (noisy[f] - truth[f])
+    args = (noisy, lives, N_EARLY, folds, [truth[f] for f in folds], [np.zeros_like(truth[f]) for f in folds], 0.9)
+    pooled, worst = calibration.cross_conformal(*args), calibration.cross_conformal(*args, rule="worst_fold")
+    for k in (3, 4):
+        assert pooled[k]["coverage"] < 0.82, pooled[k]["coverage"]
+        assert worst[k]["coverage"] == pytest.approx(0.9, abs=0.03)
+        assert np.allclose(worst[k]["half_width"][:, N_EARLY:N_EARLY + 300], 1.645 * 2 * SIGMA, rtol=0.12)
+    with pytest.raises(ValueError, match="rule"):
+        calibration.cross_conformal(*args, rule="median")

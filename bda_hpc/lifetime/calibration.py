@@ -8,6 +8,12 @@ the held-out cells of the *other* folds of the same cross-validation (within or 
 temperatures). The cells whose coverage is reported never enter their own c(h): a cross-conformal
 (leave-one-fold-out) calibration. ``floor`` keeps bands of deterministic baselines (std = 0) and of
 the anchored start of a forecast (std ≈ 0) finite; it makes c(h) an absolute error quantile there.
+
+Two ways to combine the other folds (``rule``): "pooled" takes the quantile of all their errors
+together; "worst_fold" takes each other fold's own quantile and keeps the largest. Pooling assumes the
+held-out fold's errors are exchangeable with the others'; across temperatures they are not (a held-out
+end temperature, 25 or 55 °C, is an extrapolation, while the pool is dominated by interpolated ones), so
+the worst-fold rule asks the band to be as wide as the hardest calibration temperature needed.
 """
 from __future__ import annotations
 
@@ -68,18 +74,27 @@ def coverage(q, lives, n_early, mean, width) -> float:
     return inside / max(count, 1)
 
 
+RULES = ("pooled", "worst_fold")
+
+
 def cross_conformal(q, lives, n_early, folds: list[np.ndarray], means: list, stds: list, quantile: float,
-                    floor=FLOOR_AH) -> list[dict]:
-    """For each fold k: c(h) from the other folds' held-out cells, the calibrated half-width of fold k's
-    forecasts and its coverage. ``folds[k]`` indexes rows of ``q``/``lives``; ``means[k]``/``stds[k]`` are the
-    forecasts of those cells by the model that did not see them."""
+                    floor=FLOOR_AH, rule: str = "pooled") -> list[dict]:
+    """For each fold k: c(h) from the other folds' held-out cells (combined by ``rule``, see the module
+    docstring), the calibrated half-width of fold k's forecasts and its coverage. ``folds[k]`` indexes rows
+    of ``q``/``lives``; ``means[k]``/``stds[k]`` are the forecasts of those cells by the model that did not
+    see them."""
+    if rule not in RULES:
+        raise ValueError(f"calibration rule {rule!r} unknown (use {', '.join(RULES)})")
     n_bins = int(np.ceil((q.shape[1] - n_early) / HORIZON_BIN))
     errors = [normalised_errors(q[held], lives[held], n_early, m, s, floor) for held, m, s in zip(folds, means, stds)]
     out = []
     for k, held in enumerate(folds):
         others = [e for j, e in enumerate(errors) if j != k]
-        scale = fit_scale(np.concatenate([h for h, _ in others]), np.concatenate([r for _, r in others]),
-                          quantile, n_bins)
+        if rule == "pooled":
+            scale = fit_scale(np.concatenate([h for h, _ in others]), np.concatenate([r for _, r in others]),
+                              quantile, n_bins)
+        else:
+            scale = np.max([fit_scale(h, r, quantile, n_bins) for h, r in others], axis=0)
         width = half_width(stds[k], n_early, scale, floor)
         out.append({"scale": scale, "half_width": width,
                     "coverage": coverage(q[held], lives[held], n_early, means[k], width)})

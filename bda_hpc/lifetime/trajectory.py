@@ -263,15 +263,17 @@ def calibrate(data: Prepared, fold_list, results, quantile: float) -> None:
         if len(ks) < 2:
             continue
         for model in results[ks[0]]:
-            cal = cross_conformal(data.q, data.cycle_life, data.n_early, [fold_list[k][1] for k in ks],
-                                  [results[k][model]["mean"] for k in ks], [results[k][model]["std"] for k in ks],
-                                  quantile)
-            for k, c in zip(ks, cal):
+            args = (data.q, data.cycle_life, data.n_early, [fold_list[k][1] for k in ks],
+                    [results[k][model]["mean"] for k in ks], [results[k][model]["std"] for k in ks], quantile)
+            pooled, worst = cross_conformal(*args, rule="pooled"), cross_conformal(*args, rule="worst_fold")
+            for k, c, w in zip(ks, pooled, worst):
                 results[k][model].update(band_coverage_calibrated=c["coverage"], half_width=c["half_width"],
-                                         calibration_scale=c["scale"])
+                                         calibration_scale=c["scale"], band_coverage_worst_fold=w["coverage"],
+                                         half_width_worst_fold=w["half_width"])
 
 
-METRICS = ("rul_mae_cycles", "trajectory_rmse_ah", "band_coverage", "band_coverage_calibrated")
+METRICS = ("rul_mae_cycles", "trajectory_rmse_ah", "band_coverage", "band_coverage_calibrated",
+           "band_coverage_worst_fold")
 
 
 def summarise(fold_list, results) -> dict:
@@ -292,11 +294,12 @@ def format_summary(cv: dict) -> str:
     lines = []
     for n_early, block in cv.items():
         lines.append(f"N = {n_early} early cycles   RUL MAE (cycles) | trajectory RMSE (mAh) | band coverage, "
-                     "mean ± std over folds; band coverage nominal -> calibrated")
+                     "mean ± std over folds; band coverage nominal -> calibrated pooled / worst-fold")
         for model, kinds in block["summary"].items():
             for kind, m in kinds.items():
                 lines.append(f"  {model:20s} {kind:7s} {m['rul_mae_cycles'][0]:6.1f} ± {m['rul_mae_cycles'][1]:5.1f}"
                              f"  | {1e3 * m['trajectory_rmse_ah'][0]:6.1f} ± {1e3 * m['trajectory_rmse_ah'][1]:5.1f}"
                              f"  | {m['band_coverage'][0]:.2f}"
-                             f" -> {m.get('band_coverage_calibrated', (np.nan,))[0]:.2f}")
+                             f" -> {m.get('band_coverage_calibrated', (np.nan,))[0]:.2f}"
+                             f" / {m.get('band_coverage_worst_fold', (np.nan,))[0]:.2f}")
     return "\n".join(lines)
