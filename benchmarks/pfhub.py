@@ -201,7 +201,7 @@ def assemble(cases: dict, run_dir: Path, json_path: Path) -> int:
         mass = np.asarray(res["mass"])
         res["mass_drift_rel"] = float(np.max(np.abs(mass - mass[0])) / mass[0])
         res["energy_monotone"] = bool(np.all(np.diff(res["F"]) <= 1e-9 * abs(res["F"][0])))
-        res["t_settle"] = _settle_time(res)
+        res["t_settle"] = _settle_time(res) if res["complete"] else None
         res["convergence"] = [_compare(res, o, "F") for o in
                               (_load(run_dir, f"bm1{v}_{s}") for s in ("dx0.5", "rtol1e-5")) if o is not None]
         out[f"bm1{v}"] = res
@@ -209,8 +209,8 @@ def assemble(cases: dict, run_dir: Path, json_path: Path) -> int:
                    delimiter=",", header="t,F,mass", comments="")
         print(f"BM1{v}: {res['grid']} dx={res['dx']:g} t={res['t_reached']:g}/{res['t_end']:g} steps={res['steps']} "
               f"wall={res['wall_s']:.0f}s cpu={res['cpu_s']:.0f}s F(0)={res['F'][0]:.3f} F(end)={res['F'][-1]:.3f} "
-              f"mass drift={res['mass_drift_rel']:.1e} monotone={res['energy_monotone']} "
-              f"F settles (0.1 %) at t={res['t_settle']:.3g}")
+              f"mass drift={res['mass_drift_rel']:.1e} monotone={res['energy_monotone']}"
+              + (f" F settles (0.1 %) at t={res['t_settle']:.3g}" if res["complete"] else " (incomplete)"))
         for c in res["convergence"]:
             print(f"   vs {c['case']:16s} to t={c['t_common']:<8.3g} max |ΔF/F| {c['max_rel_diff']:.2e} "
                   f"(at t={c['t_of_max']:.3g}), at the end {c['rel_diff_at_end']:.2e}")
