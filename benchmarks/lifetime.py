@@ -13,7 +13,9 @@
    configuration (``cv_only``: train read, CV scored, nothing else) -- run by the local executor
    (``bda-hpc run``, N cases at a time) and as a SLURM job array (``bda-hpc submit --scheduler slurm
    --wait`` on a one-node SLURM started for the purpose, N CPUs); each case's score is checked
-   against (a). With --quick the driver sweeps run the first 10 configurations.
+   against (a); each case reads the training features from a cache shared by the cases (--feature-cache on,
+   the default; "off" parses the CSVs in every case, "both" runs the two for the ratio). With --quick the
+   driver sweeps run the first 10 configurations.
    Headline rerun: ``python benchmarks/lifetime.py --parts sweep,driver --json benchmarks/results/lifetime_sweep.json``.
 Timings on a shared machine are noisy: every figure is the median of repeats where it is cheap.
 """
@@ -122,10 +124,13 @@ def sweep_mpi(ranks: int) -> dict:
         return json.loads(out.read_text())
 
 
-def sweep_spec(work: Path, cases: int) -> Path:
+def sweep_spec(work: Path, cases: int, feature_cache: bool) -> Path:
     """A one-stage pipeline whose [stage.sweep] is the first ``cases`` points of the 20 x 5 elastic-net grid; each
-    case is ``bda-hpc lifetime ... cv_only = true`` (5-fold CV on train, no test reads, no plots)."""
+    case is ``bda-hpc lifetime ... cv_only = true`` (5-fold CV on train, no test reads, no plots), with the
+    training features from a cache directory shared by the cases when ``feature_cache`` (the first case to
+    finish parsing writes it)."""
     points = [(a, r) for a in ALPHAS for r in L1_RATIOS][:cases]
+    cache = f', "lifetime.feature_cache" = "{work / "features"}"' if feature_cache else ""
     spec = work / "sweep.toml"
     spec.write_text(f"""[pipeline]
 name = "lifetime_sweep"
@@ -140,7 +145,7 @@ command = "lifetime"
 config = "{REPO / 'examples/lifetime_severson.toml'}"
 writes = ["lifetime.h5"]
 provides = ["cycle_life_cv_rmse"]
-set = {{ "lifetime.model" = "elastic_net", "lifetime.cv_only" = true }}
+set = {{ "lifetime.model" = "elastic_net", "lifetime.cv_only" = true{cache} }}
 ranks = 1
 time = "00:10:00"
 memory = "1G"
@@ -153,10 +158,10 @@ mode = "list"
     return spec
 
 
-def sweep_driver(cases: int, cores: int, work: Path, scheduler: str) -> dict:
+def sweep_driver(cases: int, cores: int, work: Path, scheduler: str, feature_cache: bool) -> dict:
     """Wall time of the driver sweep: ``bda-hpc run`` (local executor, ``cores`` at a time) or ``bda-hpc submit
     --scheduler slurm --wait`` (one job array plus a gather job on the one-node SLURM of tests/slurm_cluster.py)."""
-    spec = sweep_spec(work, cases)
+    spec = sweep_spec(work, cases, feature_cache)
     cli = str(Path(sys.executable).with_name("bda-hpc"))
     cluster = None
     if scheduler == "slurm":
@@ -182,7 +187,7 @@ def sweep_driver(cases: int, cores: int, work: Path, scheduler: str) -> dict:
     from bda_hpc.workflow.sweep import read_sweep_table
 
     _, columns, _ = read_sweep_table(work / "run/lifetime_search/lifetime_search_sweep.h5")
-    return {"scheduler": scheduler, "cases": cases, "cores": cores, "wall_s": wall,
+    return {"scheduler": scheduler, "feature_cache": feature_cache, "cases": cases, "cores": cores, "wall_s": wall,
             "core_s_per_case": wall * cores / cases, "cv_rmse": columns["cycle_life_cv_rmse"].tolist()}
 
 
@@ -199,6 +204,9 @@ def main(argv=None) -> int:
     ap.add_argument("--drivers", default="local,slurm",
                     help="driver executors for the 'driver' part: local and/or slurm (the one-node SLURM of "
                          "tests/slurm_cluster.py, started and stopped here; needs root and slurm-wlm/munge)")
+    ap.add_argument("--feature-cache", default="on", choices=("on", "off", "both"),
+                    help="driver sweep cases share cached training features (on), parse the CSVs each (off), or "
+                         "run both for the ratio (default: on)")
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/lifetime.json"), help="where to write JSON")
     ap.add_argument("--mpi-worker", metavar="OUT", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -241,15 +249,17 @@ def main(argv=None) -> int:
     if "driver" in parts:
         cases = 10 if args.quick else 100
         sweep["driver"] = {}
+        caches = {"on": [True], "off": [False], "both": [False, True]}[args.feature_cache]
         for scheduler in args.drivers.split(","):
-            with tempfile.TemporaryDirectory() as tmp:
-                row = sweep_driver(cases, args.np, Path(tmp), scheduler)
-            row["load_after"] = _load()
-            if serial_scores is not None:   # every case must score what the in-process search scored
-                row["matches_in_process"] = bool(np.allclose(row["cv_rmse"], serial_scores[:cases], rtol=1e-9))
-            sweep["driver"][scheduler] = row
-            print(f"driver sweep ({scheduler}): {cases} cases on {args.np} cores {row['wall_s']:.1f} s wall, "
-                  f"{row['core_s_per_case']:.1f} core-s per case")
+            for cached in caches:
+                with tempfile.TemporaryDirectory() as tmp:
+                    row = sweep_driver(cases, args.np, Path(tmp), scheduler, cached)
+                row["load_after"] = _load()
+                if serial_scores is not None:   # every case must score what the in-process search scored
+                    row["matches_in_process"] = bool(np.allclose(row["cv_rmse"], serial_scores[:cases], rtol=1e-9))
+                sweep["driver"][scheduler + ("_cached" if cached else "")] = row
+                print(f"driver sweep ({scheduler}, feature cache {'on' if cached else 'off'}): {cases} cases on "
+                      f"{args.np} cores {row['wall_s']:.1f} s wall, {row['core_s_per_case']:.1f} core-s per case")
     result["load_after"] = _load()
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
