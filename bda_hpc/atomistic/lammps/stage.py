@@ -66,8 +66,6 @@ def run_stage(args) -> int:
 
 def _write_li_metal(path: Path, new: dict, results: dict, upstream, args, model: Path) -> None:
     """li_metal.h5: the upstream atomistic parameters (when --params gives them) with the MD ones added."""
-    import numpy as np
-
     from ...io.params import write_params
 
     merged = dict(upstream.parameters) if upstream else {}
@@ -75,9 +73,19 @@ def _write_li_metal(path: Path, new: dict, results: dict, upstream, args, model:
     if replaced:
         log.info("li_metal.h5: MD values replace the upstream %s", ", ".join(replaced))
     merged.update(new)
-    res = {"md": {k: {kk: (np.asarray(vv) if isinstance(vv, list) else vv) for kk, vv in v.items()}
-                  for k, v in results.items() if k in ("diffusion", "surface", "deposition")}}
+    res = {"md": {k: _tree(v) for k, v in results.items() if k in ("diffusion", "surface", "deposition")}}
     inputs = [str(upstream.path)] if upstream else []
     write_params(path, "atomistic", merged, results=res, config=config_text(args.config) if args.config else "",
                  inputs=[*inputs, str(model)])
     log.info("wrote %s (%d parameters)", path, len(merged))
+
+
+def _tree(value):
+    """results.json values as HDF5 groups/datasets: lists of records (NEB events) become groups by name."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _tree(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return {str(v.get("name", i)): _tree(v) for i, v in enumerate(value)}
+    return np.asarray(value) if isinstance(value, list) else value
