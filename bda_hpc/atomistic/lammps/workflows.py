@@ -121,10 +121,12 @@ class MDStage:
                   "surface_layer_D_stderr_A2_per_ps": [v[1] for v in layer],
                   "surface_layer_final_msd_A2": [v[2] for v in layer],
                   "crystalline": [v[2] < LAYER_MSD_CRYSTALLINE for v in layer]}
-            if not all(md["crystalline"]):
-                log.warning("(%s): the surface layer moved (final MSD %s Å²) at %s K: its atoms take the role of "
-                            "adatoms, the followed feature is no single adatom; those temperatures are not used",
-                            facet, md["surface_layer_final_msd_A2"], temps)
+            moved = [f"{T:g} K ({m:.3g} Å²)" for T, m, ok in zip(temps, md["surface_layer_final_msd_A2"],
+                                                                   md["crystalline"]) if not ok]
+            if moved:
+                log.warning("(%s): the surface layer moved (final MSD) at %s: its atoms take the role of adatoms, "
+                            "the followed feature is no single adatom; those temperatures are not used",
+                            facet, ", ".join(moved))
             if len(temps) >= 3 and all(map(analysis.resolved, Ds, errs)) and all(md["crystalline"]):
                 md.update(analysis.arrhenius(temps, Ds, errs))
             result[facet] = {"md": md}
@@ -276,9 +278,15 @@ def _surface_diffusivity(facet: str, surf: dict) -> tuple[float, float, str] | N
             f"(Q = {md['activation_energy']:.3f} eV) evaluated at {T0:g} K{cross}")
     if neb:
         barriers = ", ".join(f"{e['name']} {e['barrier']:.3f} eV" for e in neb["events"])
+        events = [surface_neb.HopEvent(**e) for e in neb["events"]]
+        checks = "; ".join(
+            f"MD {D * A2_PER_PS:.2g} ± {err * A2_PER_PS:.1g} vs TST {surface_neb.diffusivity(events, T):.2g} m^2/s "
+            f"at {T:g} K" for T, D, err, ok in zip(temps, md.get("D_A2_per_ps", []), md.get("D_stderr_A2_per_ps", []),
+                                                  md.get("crystalline", [])) if ok)
         return neb["D_m2_per_s"], neb["D_m2_per_s"], (
             f"climbing-image NEB ({barriers}) with Vineyard attempt frequencies of the moving atoms, "
-            f"D = sum m nu exp(-E/kT) l^2 / 4 at {T0:g} K; uncertainty: a factor of two")
+            f"D = sum m nu exp(-E/kT) l^2 / 4 at {T0:g} K; uncertainty: a factor of two; "
+            f"MD on a crystalline surface: {checks or 'none'}")
     return None
 
 
