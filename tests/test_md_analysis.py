@@ -193,7 +193,8 @@ def test_li_metal_parameters_only_from_resolved_results():
     assert d.value == pytest.approx(2.0 * np.exp(-0.1 / (analysis.KB_EV * 300)) * 1e-8)
     assert d.uncertainty == pytest.approx(0.1 * d.value) and "Arrhenius" in d.method
     surf["md"] = {}
-    surf["neb"] = {"D_m2_per_s": 3e-9, "events": [{"name": "(110) hop 1", "barrier": 0.05}]}
+    surf["neb"] = {"D_m2_per_s": 3e-9, "events": [{"name": "(110) hop 1", "barrier": 0.05, "attempt_frequency": 1e12,
+                                                   "length": 3.0, "multiplicity": 4, "path_energies": []}]}
     d = parameters(results)["surface_diffusion_110"]
     assert d.value == 3e-9 and "NEB ((110) hop 1 0.050 eV)" in d.method
     results["diffusion"]["D_stderr_A2_per_ps"][0] = 1.0   # one temperature unresolved: no Arrhenius parameters
