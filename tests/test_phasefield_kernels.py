@@ -46,11 +46,12 @@ def _kr():
 
 @pytest.mark.parametrize("make, cells, spacing", [
     (lambda: _li(2), (5, 4), (1.0, 1.0)),
+    (lambda: _li(2, conductivity_li_share=0.9), (5, 4), (1.0, 1.0)),
     (lambda: _li(3), (4, 3, 3), (1.0, 1.0, 0.8)),
     (lambda: _ch("a"), (4, 4), (1.0, 1.5)),
     (lambda: _ch("b"), (4, 4), (1.0, 1.0)),
     (_kr, (5, 4), (0.8, 0.8)),
-], ids=["li2d", "li3d", "pfhub1a", "pfhub1b", "pfhub3"])
+], ids=["li2d", "li2d_sigma_c", "li3d", "pfhub1a", "pfhub1b", "pfhub3"])
 def test_jacobian_matches_finite_differences(make, cells, spacing):
     """dF/du + shift dF/du̇ assembled by the kernel equals central differences of the residual."""
     model = make()
@@ -130,7 +131,9 @@ def _li_residual_twin(model, u, udot, h):
     ny, nx = u.shape[0] - 2, u.shape[1] - 2
     xi, c, phi = u[..., 0], u[..., 1], u[..., 2]
     D = p[L.D_S] * hh(xi) + p[L.D_L] * (1 - hh(xi))
-    S = p[L.SIG_S] * hh(xi) + p[L.SIG_L] * (1 - hh(xi))
+    S = p[L.SIG_S] * hh(xi) + p[L.SIG_L] * (1 - hh(xi))  # the row scale (σ at c = 1)
+    w = p[L.SIG_C_SHARE]
+    Sc = p[L.SIG_S] * hh(xi) + p[L.SIG_L] * ((1 - w) + w * c) * (1 - hh(xi))  # Li⁺ share follows c
     B = lambda x: 1.0 - 0.5 * x if abs(x) < 1e-5 else x / np.expm1(x)  # noqa: E731
     eps0 = np.sqrt(p[L.KAPPA])
     F = np.zeros((ny, nx, 3))
@@ -153,7 +156,7 @@ def _li_residual_twin(model, u, udot, h):
                     jn, in_ = j + s * dj, i + s * di
                     jump = phi[jn, in_] - phi[j, i]
                     ion += 0.5 * (D[j, i] + D[jn, in_]) * (B(-jump) * c[jn, in_] - B(jump) * c[j, i]) / hs ** 2
-                    cur += 0.5 * (S[j, i] + S[jn, in_]) * jump / hs ** 2
+                    cur += 0.5 * (Sc[j, i] + Sc[jn, in_]) * jump / hs ** 2
             x = xi[j, i]
             bv = np.exp((1 - p[L.ALPHA]) * phi[j, i]) - c[j, i] * np.exp(-p[L.ALPHA] * phi[j, i])
             gp = 2 * p[L.W_BARRIER] * x * (1 - x) * (1 - 2 * x)
@@ -166,8 +169,9 @@ def _li_residual_twin(model, u, udot, h):
     return F
 
 
-def test_li_residual_matches_numpy_twin():
-    model = _li(2)
+@pytest.mark.parametrize("share", [0.0, 0.9], ids=["sigma_const", "sigma_c"])
+def test_li_residual_matches_numpy_twin(share):
+    model = _li(2, conductivity_li_share=share)
     grid, s = _solver(model, (7, 5), (0.5, 0.5))
     xdot = _random_state(model, grid, s, seed=5)
     s._ifunction(s.ts, 0.0, s.u, xdot, s.F)

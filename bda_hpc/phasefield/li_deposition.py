@@ -6,10 +6,13 @@ E0 = 2.5e6 J/m³; conductivities in S/m. Residuals at each cell::
 
     F_ξ = ξ̇ - f(c) R,   R = -Lσ [g'(ξ) - ∇·q(∇ξ)] - Lη h'(ξ) [e^{(1-α)φ} - c e^{-αφ}]
     F_c = ċ - ∇·[D(ξ) (∇c + c ∇φ)] + (c_s/c0) ξ̇   (Scharfetter–Gummel face fluxes)
-    F_φ = {-∇·[σ(ξ) ∇φ] + P ξ̇} / σ(ξ),    P = n² F² c_s l0² / (R T t0 · 1 S/m)
+    F_φ = {-∇·[σ(ξ, c) ∇φ] + P ξ̇} / σ(ξ),    P = n² F² c_s l0² / (R T t0 · 1 S/m)
 
 with q the anisotropic gradient flux of :mod:`stencil` (ε0² = κ0), D and σ
-interpolated with h(ξ) and averaged arithmetically onto faces. f(c) is the
+interpolated with h(ξ) and averaged arithmetically onto faces; the electrolyte
+conductivity may follow c (:func:`electrolyte_conductivity`, share w; w = 0,
+the default, is Chen et al.'s constant σ_l, under which c piles up to ~6.5 ahead
+of the tip; w = 1 does not cure that, see there). f(c) is the
 ion limit on deposition (:func:`ion_limit`; f ≡ 1 is Chen et al.'s form):
 without it c goes negative (to about -4 in examples/dendrite_2d_small.toml,
 and no better on finer grids — it is the model form, not the discretisation)
@@ -36,7 +39,8 @@ from .sparsity import BOX, NONE, POINT, STAR
 from .stencil import aniso_divergence, aniso_divergence_jac, aniso_energy, first_axis, oidx
 
 # parameter vector layout (the kernels read these positions)
-L_SIGMA, KAPPA, W_BARRIER, DELTA, L_ETA, ALPHA, RATIO_CS, D_S, D_L, SIG_S, SIG_L, POISSON, ION_LIMIT = range(13)
+(L_SIGMA, KAPPA, W_BARRIER, DELTA, L_ETA, ALPHA, RATIO_CS, D_S, D_L, SIG_S, SIG_L, POISSON, ION_LIMIT,
+ SIG_C_SHARE) = range(14)
 XI, C, PHI = 0, 1, 2
 
 
@@ -57,7 +61,31 @@ def _d2h(x):
 
 @njit(cache=True, inline="always")
 def _sigma(x, p):
+    """σ(ξ) at c = 1: the row scale of the φ equation (any positive scale; this one is c-independent)."""
     return p[SIG_S] * _h(x) + p[SIG_L] * (1.0 - _h(x))
+
+
+@njit(cache=True, inline="always")
+def electrolyte_conductivity(c, p):
+    """σ_l(c) = σ_l [(1 - w) + w c] (S/m): the share w carried by Li⁺ follows c (Nernst–Einstein).
+
+    σ_l = F² D_l c0 / (R T) (1.19 S/m for the table's D_l, c0: the table's σ_l *is* the Li⁺ migration
+    conductivity at c = 1). With w = 1 the current in the pure electrolyte is F times the migration
+    part of the Li⁺ flux, so there c obeys plain diffusion (no pile-up by migration). w = 0 (the
+    default) is Chen et al.'s constant conductivity. Measured (bda_hpc.phasefield.model_checks,
+    results/pf_ion_conductivity.json/.png, small example to 2 s): w = 1 does *not* remove the
+    overshoot at the tip (max c 6.5 → 19) and the dendrite grows about twice as fast, because in the
+    interface region σ is carried by σ_s h(ξ) while the ions move with D(ξ) — the inconsistency sits in
+    the diffuse interface, not in the bulk electrolyte; so the option stays off.
+    """
+    return p[SIG_L] * ((1.0 - p[SIG_C_SHARE]) + p[SIG_C_SHARE] * c)
+
+
+@njit(cache=True, inline="always")
+def face_conductivity(hc, hn, cc, cn, p):
+    """σ on a face: the cells' σ_s h + σ_l(c)(1 - h) averaged arithmetically."""
+    return 0.5 * (p[SIG_S] * (hc + hn) + electrolyte_conductivity(cc, p) * (1.0 - hc)
+                  + electrolyte_conductivity(cn, p) * (1.0 - hn))
 
 
 @njit(cache=True)
@@ -121,7 +149,7 @@ def li_residual(u, udot, F, p, h, off, dim):
                         hn = _h(u[nk, nj, ni, XI])
                         hc = _h(xi)
                         dface = 0.5 * (p[D_S] * (hc + hn) + p[D_L] * (2.0 - hc - hn))
-                        sface = 0.5 * (p[SIG_S] * (hc + hn) + p[SIG_L] * (2.0 - hc - hn))
+                        sface = face_conductivity(hc, hn, c, u[nk, nj, ni, C], p)
                         jump = u[nk, nj, ni, PHI] - phi
                         # Scharfetter–Gummel inflow from the neighbour (keeps c positive at steep φ)
                         ion += dface * (bernoulli(-jump) * u[nk, nj, ni, C] - bernoulli(jump) * c) / h[ax] ** 2
@@ -171,10 +199,12 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                         hn = _h(xn)
                         dhn = _dh(xn)
                         dface = 0.5 * (p[D_S] * (hc + hn) + p[D_L] * (2.0 - hc - hn))
-                        sface = 0.5 * (p[SIG_S] * (hc + hn) + p[SIG_L] * (2.0 - hc - hn))
-                        dd = 0.5 * (p[D_S] - p[D_L])  # ∂dface/∂h of either cell
-                        ds = 0.5 * (p[SIG_S] - p[SIG_L])
                         cn = u[nk, nj, ni, C]
+                        sface = face_conductivity(hc, hn, c, cn, p)
+                        dd = 0.5 * (p[D_S] - p[D_L])  # ∂dface/∂h of either cell
+                        ds_c = 0.5 * (p[SIG_S] - electrolyte_conductivity(c, p))  # ∂sface/∂h of this cell
+                        ds_n = 0.5 * (p[SIG_S] - electrolyte_conductivity(cn, p))
+                        dsdc = 0.5 * p[SIG_L] * p[SIG_C_SHARE]  # ∂sface/∂c of a cell, times 1/(1 - h)
                         jump = u[nk, nj, ni, PHI] - phi
                         dphi = jump * w
                         flux = (bernoulli(-jump) * cn - bernoulli(jump) * c) * w
@@ -190,8 +220,11 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                         cur += sface * dphi * w
                         vals[r2 + slot[PHI, on, PHI]] -= sface * w * w * inv_sig
                         vals[r2 + slot[PHI, centre, PHI]] += sface * w * w * inv_sig
-                        vals[r2 + slot[PHI, on, XI]] -= ds * dhn * dphi * w * inv_sig
-                        vals[r2 + slot[PHI, centre, XI]] -= ds * dhc * dphi * w * inv_sig
+                        vals[r2 + slot[PHI, on, XI]] -= ds_n * dhn * dphi * w * inv_sig
+                        vals[r2 + slot[PHI, centre, XI]] -= ds_c * dhc * dphi * w * inv_sig
+                        if p[SIG_C_SHARE] != 0.0:
+                            vals[r2 + slot[PHI, on, C]] -= dsdc * (1.0 - hn) * dphi * w * inv_sig
+                            vals[r2 + slot[PHI, centre, C]] -= dsdc * (1.0 - hc) * dphi * w * inv_sig
                 unscaled = -cur + p[POISSON] * udot[k, j, i, XI]
                 vals[r2 + slot[PHI, centre, XI]] -= unscaled * (p[SIG_S] - p[SIG_L]) * dhc * inv_sig * inv_sig
 
@@ -213,7 +246,7 @@ class LiDeposition(Model):
     name = "li_deposition"
     fields = ("xi", "c", "phi")
     algebraic = (False, False, True)
-    coupling = [[BOX, POINT, POINT], [STAR, STAR, STAR], [STAR, NONE, STAR]]
+    coupling = [[BOX, POINT, POINT], [STAR, STAR, STAR], [STAR, NONE, STAR]]  # φ rows see c only if σ_l(c)
     residual_kernel = staticmethod(li_residual)
     jacobian_kernel = staticmethod(li_jacobian)
 
@@ -226,6 +259,8 @@ class LiDeposition(Model):
         self.noise = noise
         self.seed = seed
         self.nuclei = [tuple(n) for n in nuclei]
+        if self.prm[SIG_C_SHARE] != 0.0:
+            self.coupling = [[BOX, POINT, POINT], [STAR, STAR, STAR], [STAR, STAR, STAR]]
 
     @classmethod
     def from_physical(cls, phys, dim: int, front: float, **kwargs) -> LiDeposition:

@@ -56,6 +56,9 @@ class LiPhysical:
     applied_potential: float = -0.45          # V at the electrode
     # deposition starves below ~this Li⁺ concentration (f(c) in li_deposition); 0 = Chen et al.'s form
     ion_limit_concentration: float = 50.0     # mol/m³
+    # share of σ_l carried by Li⁺ and so proportional to c (Nernst–Einstein; li_deposition.electrolyte_conductivity);
+    # 0 = Chen et al.'s constant σ_l (default: 1 was measured not to remove the tip overshoot)
+    conductivity_li_share: float = 0.0
 
     def validate(self) -> list[str]:
         problems = []
@@ -73,6 +76,9 @@ class LiPhysical:
         if not (self.ion_limit_concentration >= 0 and math.isfinite(self.ion_limit_concentration)):
             problems.append(f"ion_limit_concentration: must be >= 0 (0 switches the limit off), "
                             f"got {self.ion_limit_concentration!r}")
+        if not 0 <= self.conductivity_li_share <= 1:
+            problems.append(f"conductivity_li_share: must be in [0, 1] (0 = constant conductivity), "
+                            f"got {self.conductivity_li_share!r}")
         if not 0 < self.transfer_coefficient < 1:
             problems.append(f"transfer_coefficient: must be in (0, 1), got {self.transfer_coefficient!r}")
         if self.electrons < 1:
@@ -112,6 +118,7 @@ def nondimensional(p: LiPhysical) -> tuple[np.ndarray, float]:
         p.conductivity_electrolyte,
         poisson,
         p.ion_limit_concentration / p.bulk_concentration,
+        p.conductivity_li_share,
     ])
     return prm, p.applied_potential / p.thermal_voltage
 

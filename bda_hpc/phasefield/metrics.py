@@ -56,7 +56,7 @@ def face_inflow(grid, u_ghost: np.ndarray, prm: np.ndarray, comm, side: int) -> 
     converged step d/dt Σ(c + (c_s/c0) ξ)V = ion inflow (Li conservation) and
     P d/dt Σ ξ V = (current inflow at x-) + (current inflow at x+) (Faraday).
     """
-    from .li_deposition import D_L, D_S, SIG_L, SIG_S, C, bernoulli
+    from .li_deposition import D_L, D_S, SIG_S, C, bernoulli, electrolyte_conductivity
 
     ax = 2
     touches = grid.ghost_start[ax] < 0 if side == 0 else grid.ghost_start[ax] + grid.ghost_size[ax] > grid.cells[0]
@@ -66,7 +66,8 @@ def face_inflow(grid, u_ghost: np.ndarray, prm: np.ndarray, comm, side: int) -> 
         c = u_ghost[..., 1 if side == 0 else -2, :]
         hg, hc = _h(g[..., XI]), _h(c[..., XI])
         dface = 0.5 * (prm[D_S] * (hg + hc) + prm[D_L] * (2.0 - hg - hc))
-        sface = 0.5 * (prm[SIG_S] * (hg + hc) + prm[SIG_L] * (2.0 - hg - hc))
+        sface = 0.5 * (prm[SIG_S] * (hg + hc) + electrolyte_conductivity(g[..., C], prm) * (1.0 - hg)
+                       + electrolyte_conductivity(c[..., C], prm) * (1.0 - hc))
         dphi = (g[..., PHI] - c[..., PHI]) / grid.spacing[0]  # ghost minus interior: inward for either side
         inner = tuple(slice(o, o + n) for o, n in zip(grid.offset[:2], grid.own_size[:2]))
         face = float(np.prod(grid.spacing[1:]))

@@ -8,9 +8,17 @@ run takes (D_l dt/h² ≈ 0.3 at dt = 1 ms, h = 1 µm), so a local ILU solves
 them well on any grid, while φ needs multigrid to stay grid-independent.
 
 Study (benchmarks/pf_scaling.py --pc-study, results/pf_pc_study_grid.json;
-2 backward-Euler steps of 1 ms on the 2D problem with one nucleus, CPU s):
-see the ``PC_STUDY`` notes in that JSON and benchmarks/README.md. Findings
-that chose the default:
+2D Li problem with one nucleus, 2 backward-Euler steps of 1 ms after a warm-up
+step, 6 Newton steps, 1 rank, shared machine at load 6-8, so CPU time):
+
+    preconditioner            CPU µs per unknown and step    GMRES per Newton step
+                              128²    256²    512²           128²   256²   512²
+    schur_a11_hypre           10.8    12.4    17.4           8.8    12.2   24.0
+    schur_a11_hypre_inner     17.0    16.1    19.0           4.0     4.0    4.2
+    fieldsplit_hypre          10.5    11.8    20.6          10.7    14.3   30.2
+    schur_selfp_hypre         14.6    19.1     -             8.8    12.2    -
+
+Findings that chose the default:
 
 * Field names matter: PETSc names a one-field split after the field, so the
   φ split's options are ``fieldsplit_phi_*``. Session 2's ``fieldsplit_1_*``
@@ -20,7 +28,14 @@ that chose the default:
   block itself) has the same iteration count as ``selfp`` but skips the
   sparse triple product: half the CPU time at 256².
 * ILU on (ξ, c) is not the limit: an exact LU there gives the same iteration
-  count; the AMG V-cycle on the row-scaled φ block is.
+  count (71 vs 73 at 256²); the BoomerAMG V-cycle on the φ block is. It loses
+  quality with the grid, and two V-cycles per application are worse than one,
+  which points at the Galerkin coarse operators of a block whose rows are
+  divided by σ (10⁷ contrast, so it is far from symmetric). An inner GMRES on
+  φ keeps the outer iterations flat, and is the full-size default
+  (``schur_a11_hypre_inner``); its cost per unknown still rises 16 → 19 µs
+  from 256² to 512². Next step: AMG on the unscaled symmetric φ block with
+  the σ scaling applied outside the V-cycle (a shell preconditioner).
 """
 from __future__ import annotations
 
@@ -39,7 +54,8 @@ LI_PRECONDITIONERS = {
     # the same with S preconditioned from the φ block alone: one V-cycle per outer iteration
     "schur_a11_hypre": {**_SCHUR, "pc_fieldsplit_schur_precondition": "a11"},
     # ... and an inner GMRES on φ to 1e-2: outer iterations independent of the grid, more V-cycles each
-    "schur_a11_hypre_inner": {**_SCHUR, "pc_fieldsplit_schur_precondition": "a11",
+    # (about 4 outer iterations per Newton step: a restart of 10 keeps FGMRES at 20 vectors, not 60 — 1.5 GB at 1024²)
+    "schur_a11_hypre_inner": {**_SCHUR, "pc_fieldsplit_schur_precondition": "a11", "ksp_gmres_restart": "10",
                               "fieldsplit_phi_ksp_type": "gmres", "fieldsplit_phi_ksp_rtol": "1e-2"},
 }
 
@@ -52,5 +68,7 @@ def li_solver_options(name: str) -> dict:
     """
     options = dict(LI_PRECONDITIONERS[name])
     if name != "asm_lu":
-        options.update({"init_" + key: value for key, value in LI_PRECONDITIONERS[name].items()})
+        # the consistent-start SNES has no DM, so its splits come from the block size and are named 0 and 1
+        options.update({"init_" + key.replace("fieldsplit_phi_", "fieldsplit_1_"): value
+                        for key, value in LI_PRECONDITIONERS[name].items()})
     return options

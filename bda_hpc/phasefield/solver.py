@@ -192,6 +192,9 @@ class PhaseFieldSolver:
         residual = self.F.duplicate()
         snes.setFunction(function, residual)
         J = self.J.duplicate()
+        # zeroRows would otherwise drop the held rows' pattern, and an iterative (inexact) solve that needs a
+        # second Newton step could not write them again
+        J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
         snes.setJacobian(jacobian, J, J)
         with prefixed_defaults(self.prefix + "init_", {"snes_rtol": "1e-10", "ksp_type": "preonly", "pc_type": "lu",
                                                      "pc_factor_mat_solver_type": "mumps" if self.comm.size > 1

@@ -25,16 +25,10 @@ from .solver import PhaseFieldSolver
 
 log = logging.getLogger("bda_hpc.phasefield")
 
-# Li preconditioner, measured (benchmarks/pf_scaling.py --pc-study, 2D 128², 3 backward-Euler steps of 1 ms,
-# results/pf_pc_study.json; shared machine at load ~6.7, so 2-rank wall times are contention-bound):
-#   GMRES its per Newton step, 1 -> 2 ranks: ASM/LU 1 -> 16.6, ASM(2)/LU 1 -> 12.7, block-Jacobi/ILU 81 -> 94,
-#   multiplicative split (ξ,c | φ) with ILU | hypre or GAMG 80 -> 93 (the ILU on the (ξ,c) block limits it),
-#   Schur split (ξ,c | φ), full factorisation, selfp, ILU | hypre: 4.0 -> 7.1.
-#   wall, 1 rank: ASM/LU 18.9 s, Schur/hypre 13.5 s, ILU 8.6 s; 2 ranks: ASM/LU 32 s, Schur/hypre 111 s.
-# Default: ASM/LU stays for the sizes the stage runs here (fewest Newton-Krylov failures, fastest at 2 ranks under
-# load); the Schur split with AMG on the conductivity-scaled φ block is the one whose iteration count stays flat
-# with ranks and whose memory does not grow like a factorisation, so the full-size scaling runs use it
-# (pf_scaling.py --pc schur_hypre; select it here with [phasefield.petsc] pc_type = "fieldsplit", ...).
+# Li preconditioner: see bda_hpc/phasefield/preconditioners.py for the study (results/pf_pc_study_grid.json).
+# ASM/LU stays the default at the sizes the stage runs on one node (one exact factorisation per rank; session 2
+# measured the fewest Newton-Krylov failures with it); large grids need a field split with AMG on φ, e.g.
+# [phasefield.petsc] with the options of preconditioners.LI_PRECONDITIONERS["schur_a11_hypre_inner"].
 MODEL_OPTIONS = {
     "li_deposition": {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu", "ksp_rtol": "1e-8"},
     "cahn_hilliard": {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu", "ksp_rtol": "1e-8"},
