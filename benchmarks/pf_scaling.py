@@ -13,16 +13,21 @@ of the model a 10 ms first step needs many Newton iterations and step cuts.
     python benchmarks/pf_scaling.py [--quick] [--np 1,2] [--json PATH] [--sbatch-np 1,2,4,...,256]
 
 ``--sbatch-np`` also writes jobscripts/pf_scaling.sbatch for a cluster sweep.
-Full size: 2D 1024², 3D 128³, 5 steps, Schur field split with hypre on φ (see
-bda_hpc/phasefield/stage.py for the preconditioner study):
+Full size: 2D 1024², 3D 128³, one warm-up step and 2 timed steps per case,
+Schur field split (ξ,c | φ) with ILU | inner GMRES + BoomerAMG on φ
+(``schur_a11_hypre_inner``; the study is in bda_hpc/phasefield/preconditioners.py,
+``--pc-study``), weak scaling at 512² per rank (512² on 1 rank, 724² on 2).
+Each rank-0 worker prints one progress line per step.
 
-    python benchmarks/pf_scaling.py --np 1,2 --steps 2 --json benchmarks/results/pf_scaling_full.json
+Measured (session 3, load 3-5): the 1-rank 1024² case alone took 524 s (consistent start ~270 s,
+warm-up step ~150 s, timed step 96 s at 30 µs CPU per unknown and step), so the full-size set does not
+fit 12 minutes on a 2-core machine; 128³ is for clusters (jobscripts/pf_scaling.sbatch). Runs that fit:
 
-Measured pieces (1 rank, shared machine at load ~7, wall per step): 2D 256²
-13.8 s, 3D 32³ 10.9 s (3 Newton steps, 4 GMRES iterations each). Linear
-extrapolation: 1024² ~220 s and 128³ ~700 s per step at that load; each case
-runs 1 + --steps steps, plus the weak-scaling 2D cases. Expect roughly 30 min on
-a quiet 2-core machine with --steps 2 (an estimate, not a measurement).
+    # reduced strong + weak scaling, 2D 512², 3D 64³ (about 10 min quiet, an estimate)
+    python benchmarks/pf_scaling.py --np 1,2 --n2 512 --n3 64 --json benchmarks/results/pf_scaling_quiet.json
+    # the 2D full-size strong case alone, one timed step (about 15 min quiet)
+    python benchmarks/pf_scaling.py --np 1,2 --dims 2 --no-weak --steps 1 \
+        --json benchmarks/results/pf_scaling_full_2d.json
 """
 from __future__ import annotations
 
@@ -62,6 +67,15 @@ def worker(dim: int, n: int, steps: int, dt: float, pc: str = "asm_lu") -> None:
     s = PhaseFieldSolver(comm, grid, model, options=options, progress_every=1e9)
     s.set_state(model.initial_state(grid))
     s.make_consistent()
+    clock = time.perf_counter()
+
+    def progress(solver, step, t, x):  # one line per step on rank 0: full-size steps take minutes
+        if comm.rank == 0:
+            print(f"  [{dim}D {n}^{dim} x{comm.size}] step {step}/{steps + 1} t={t:.4g}s "
+                  f"newton={solver.ts.getSNESIterations()} gmres={solver.ts.getKSPIterations()} "
+                  f"wall={time.perf_counter() - clock:.1f}s", file=sys.stderr, flush=True)
+
+    s.step_callbacks.append(progress)
     s.advance(dt, dt, dt)  # warm-up step: Numba loads, PETSc sets up
     snes0, ksp0 = s.ts.getSNESIterations(), s.ts.getKSPIterations()
     comm.Barrier()
@@ -84,10 +98,12 @@ def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = "asm_l
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     cmd = mpiexec_command(np_) + [sys.executable, __file__, "--worker", str(dim), str(n), str(steps), str(dt), pc]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    # stderr (the per-step progress lines, PETSc errors) goes straight to the terminal
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
     if r.returncode != 0 or not line:
-        raise SystemExit(f"case np={np_} dim={dim} n={n} failed:\n{r.stderr[-3000:]}")
+        raise SystemExit(f"case np={np_} dim={dim} n={n} pc={pc} failed (exit {r.returncode}; its messages are "
+                         f"above):\n{r.stdout[-2000:]}")
     res = json.loads(line[0][7:])
     res["throughput_per_core"] = res["unknowns"] * res["steps"] / res["wall_s"] / np_
     res["unknowns_linear_its_per_s_per_core"] = res["unknowns"] * res["linear_its"] / res["wall_s"] / np_
@@ -137,6 +153,29 @@ def write_sbatch(ranks: list[int], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _efficiency(cases: list[dict], kind: str, dim: int) -> float | None:
+    """Strong: T1 / (2 T2); weak: T1 / T2 (same work per rank)."""
+    by_ranks = {c["ranks"]: c for c in cases if c["kind"] == kind and c["dim"] == dim}
+    if 1 not in by_ranks or 2 not in by_ranks:
+        return None
+    ratio = by_ranks[1]["wall_s"] / by_ranks[2]["wall_s"]
+    return ratio / 2 if kind == "strong" else ratio
+
+
+def _write_summary(args, steps: int, cases: list[dict]) -> dict:
+    eff = {f"{d}D": e for d in (2, 3) if (e := _efficiency(cases, "strong", d)) is not None}
+    out = {"benchmark": "pf_scaling", "quick": args.quick, "pc": args.pc, "steps": steps,
+           "measure": "per-step strong scaling: the same warm-up step from the same initial state, then --steps "
+                      "backward-Euler steps of 1 ms, timed (wall, max CPU over ranks)",
+           "machine": os.uname().nodename, "cores": os.cpu_count(), "load_avg": os.getloadavg(),
+           "strong_scaling_efficiency_2": min(eff.values()) if eff else None,
+           "strong_efficiency_by_dim": eff, "weak_scaling_efficiency_2": _efficiency(cases, "weak", 2),
+           "cases": cases}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1))
+    return eff
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), *sys.argv[6:7])
@@ -153,44 +192,38 @@ def main() -> int:
     ap.add_argument("--sbatch-np", default="", help="also write jobscripts/pf_scaling.sbatch for these ranks")
     ap.add_argument("--n2", type=int, default=None, help="2D cells per side (default 1024; quick 128)")
     ap.add_argument("--n3", type=int, default=None, help="3D cells per side (default 128; quick 20)")
-    ap.add_argument("--steps", type=int, default=None, help="timed backward-Euler steps (default 5; quick 2)")
+    ap.add_argument("--steps", type=int, default=None, help="timed backward-Euler steps (default 2; quick 2)")
+    ap.add_argument("--dims", default="2,3", help="which of the 2D and 3D strong-scaling cases to run")
+    ap.add_argument("--no-weak", action="store_true", help="skip the weak-scaling cases")
+    ap.add_argument("--weak-n2", type=int, default=None,
+                    help="2D cells per side per rank for weak scaling (default n2/2: 512² per rank)")
     ap.add_argument("--pc", choices=sorted(LI_PRECONDITIONERS), default=None,
-                    help="preconditioner (see --pc-study); default asm_lu with --quick, schur_a11_hypre at full size "
-                         "(a per-rank LU of 128³ x 3 unknowns does not fit in memory)")
+                    help="preconditioner (see --pc-study); default asm_lu with --quick, schur_a11_hypre_inner at full "
+                         "size (a per-rank LU of 128³ x 3 unknowns does not fit in memory)")
     args = ap.parse_args()
     ranks = [int(x) for x in args.np.split(",")]
     if args.pc_study:
         return pc_study(ranks, [int(x) for x in args.study_grids.split(",")], args.pcs.split(","), args.json)
-    n2, n3, steps, dt = (128, 20, 2, 0.001) if args.quick else (1024, 128, 5, 0.001)
+    n2, n3, steps, dt = (128, 20, 2, 0.001) if args.quick else (1024, 128, 2, 0.001)
     n2, n3, steps = args.n2 or n2, args.n3 or n3, args.steps or steps
-    args.pc = args.pc or ("asm_lu" if args.quick else "schur_a11_hypre")
+    args.pc = args.pc or ("asm_lu" if args.quick else "schur_a11_hypre_inner")
+    weak_n = args.weak_n2 or n2 // 2
+    dims = [int(d) for d in args.dims.split(",")]
+    plan = [("strong", dim, n, np_) for dim, n in ((2, n2), (3, n3)) if dim in dims for np_ in ranks]
+    if not args.no_weak:
+        plan += [("weak", 2, int(round(weak_n * np_ ** 0.5)), np_) for np_ in ranks]  # the same cells per rank
     cases = []
-    for dim, n in ((2, n2), (3, n3)):
-        for np_ in ranks:
-            res = run_case(np_, dim, n, steps, dt, args.pc)
-            res["kind"] = "strong"
-            cases.append(res)
-            print(f"strong {dim}D n={n:5d} ranks={np_:3d} wall={res['wall_s']:8.2f}s newton={res['newton_its']:3d} "
-                  f"gmres={res['linear_its']:4d} unknowns*steps/s/core={res['throughput_per_core']:.3g}",
-                  flush=True)
-    # weak scaling in 2D: about the same cells per rank (n² ∝ ranks)
-    for np_ in ranks:
-        res = run_case(np_, 2, int(round(n2 * np_ ** 0.5)), steps, dt, args.pc)
-        res["kind"] = "weak"
+    t_start = time.perf_counter()
+    for kind, dim, n, np_ in plan:
+        res = run_case(np_, dim, n, steps, dt, args.pc)
+        res["kind"] = kind
         cases.append(res)
-        print(f"weak   2D n={res['cells'][0]:5d} ranks={np_:3d} wall={res['wall_s']:8.2f}s "
-              f"unknowns*steps/s/core={res['throughput_per_core']:.3g}", flush=True)
-    eff = {}
-    for dim in (2, 3):
-        strong = {c["ranks"]: c for c in cases if c["kind"] == "strong" and c["dim"] == dim}
-        if 1 in strong and 2 in strong:
-            eff[dim] = strong[1]["wall_s"] / (2 * strong[2]["wall_s"])
-    out = {"benchmark": "pf_scaling", "quick": args.quick, "pc": args.pc, "steps": steps,
-           "machine": os.uname().nodename,
-           "cores": os.cpu_count(), "strong_scaling_efficiency_2": min(eff.values()) if eff else None,
-           "strong_efficiency_by_dim": {f"{d}D": e for d, e in eff.items()}, "cases": cases}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=1))
+        print(f"{kind:6s} {dim}D n={n:5d} ranks={np_:3d} wall={res['wall_s']:8.2f}s cpu={res['cpu_s']:8.2f}s "
+              f"newton={res['newton_its']:3d} gmres={res['linear_its']:4d} "
+              f"unknowns*steps/s/core={res['throughput_per_core']:.3g} "
+              f"[{time.perf_counter() - t_start:.0f}s since start]", flush=True)
+        _write_summary(args, steps, cases)  # after every case: a stopped run keeps what it measured
+    eff = _write_summary(args, steps, cases)
     print(f"strong scaling efficiency 1->2 ranks: {eff}; JSON: {args.json}")
     if args.sbatch_np:
         write_sbatch([int(x) for x in args.sbatch_np.split(",")], REPO / "jobscripts" / "pf_scaling.sbatch")
