@@ -19,7 +19,7 @@ Full (run dir ``benchmarks/results/pfhub_runs``):
   BM3 on a truncated quadrant (the 960 spec quadrant is 5.8 M cells at
   Δx = 0.4): side 240 at Δx = 1.6, 0.8, 0.4 and side 360 at Δx = 0.8 to test
   that the truncation does not matter, to t = 1500; the small set that fits a
-  shared 2-core machine is side 96 at Δx = 0.8, 0.4 and side 192 at Δx = 0.8.
+  shared 2-core machine is side 96 at Δx = 0.8, 0.4, 0.2 and side 192 at Δx = 0.8.
 Quick (``pfhub_runs_quick``, ~2 CPU min): BM1 64², Δx = 3.125 to t = 1000,
 checks to t = 200; BM3 48 quadrant at Δx = 0.8 and 0.4, 96 quadrant at Δx = 0.8,
 to t = 30.
@@ -51,7 +51,7 @@ FULL = {
     **{f"bm3_L240_dx{dx:g}": ("3", int(round(240 / dx)), dx, 1500.0, 1e-3) for dx in (1.6, 0.8, 0.4)},
     "bm3_L360_dx0.8": ("3", 450, 0.8, 1500.0, 1e-3),
     # what fits a shared 2-core machine: a 96 quadrant (grid pair) and a 192 quadrant (domain check) to t = 1500
-    **{f"bm3_L96_dx{dx:g}": ("3", int(round(96 / dx)), dx, 1500.0, 1e-3) for dx in (0.8, 0.4)},
+    **{f"bm3_L96_dx{dx:g}": ("3", int(round(96 / dx)), dx, 1500.0, 1e-3) for dx in (0.8, 0.4, 0.2)},
     "bm3_L192_dx0.8": ("3", 240, 0.8, 1500.0, 1e-3),
 }
 QUICK = {
