@@ -255,12 +255,13 @@ def _assemble_bm3(runs: dict) -> dict:
     for c, a in zip(res["grid_sequence"], by_dx):
         print(f"   grid dx {a['dx']:g} -> {runs[c['case']]['dx']:g}: tip change at t={c['t_common']:g}: "
               f"{c['rel_diff_at_end']:.2%}")
-    same_dx = [r for r in runs.values() if r["dx"] == by_dx[-2 if len(by_dx) > 1 else -1]["dx"]]
-    if len({_domain(r) for r in same_dx}) > 1:
-        small, large = sorted(same_dx, key=_domain)[:2]
-        res["domain_check"] = _compare(small, large, "tip")
-        print(f"   domain {_domain(small):g} -> {_domain(large):g} at dx {small['dx']:g}: tip change at "
-              f"t={res['domain_check']['t_common']:g}: {res['domain_check']['rel_diff_at_end']:.2%}")
+    for dx in sorted({r["dx"] for r in runs.values()}, reverse=True):  # the first Δx run on two domain sizes
+        same_dx = sorted((r for r in runs.values() if r["dx"] == dx), key=_domain)
+        if len(same_dx) > 1:
+            res["domain_check"] = _compare(same_dx[0], same_dx[1], "tip")
+            print(f"   domain {_domain(same_dx[0]):g} -> {_domain(same_dx[1]):g} at dx {dx:g}: tip change at "
+                  f"t={res['domain_check']['t_common']:g}: {res['domain_check']['rel_diff_at_end']:.2%}")
+            break
     return res
 
 
