@@ -24,9 +24,11 @@ Quick (``pfhub_runs_quick``, ~2 CPU min): BM1 64², Δx = 3.125 to t = 1000,
 checks to t = 200; BM3 48 quadrant at Δx = 0.8 and 0.4, 96 quadrant at Δx = 0.8,
 to t = 30.
 
-Example (what ran here, one case at a time, resumable):
+What ran on the shared 2-core VM (each stopped when time ran out; rerun to continue):
   python benchmarks/pfhub.py --cases bm1a,bm1b
-  python benchmarks/pfhub.py --cases bm1a_dx0.5 --t-end 1e4
+  python benchmarks/pfhub.py --cases bm1a_rtol1e-5,bm1a_dx0.5 --t-end 200
+  python benchmarks/pfhub.py --cases bm3_L96_dx0.8,bm3_L96_dx0.4,bm3_L192_dx0.8,bm3_L96_dx0.2 --t-end 100
+  python benchmarks/pfhub.py --quick --cases bm3_L48_dx0.8,bm3_L48_dx0.4,bm3_L96_dx0.8
   python benchmarks/pfhub.py --assemble
 """
 from __future__ import annotations
