@@ -57,6 +57,16 @@ def _q_window(cell: Cell, centre: int) -> float:
     return float(np.nanmedian(q))
 
 
+def _q_initial(cell: Cell) -> float:
+    """Discharge capacity of the first recorded cycle (cycle 2 in the Severson data), the first usable
+    one when that is an outlier."""
+    q = _clean_capacity(cell, int(cell.cycle.min()), int(cell.cycle.max()))
+    usable = np.flatnonzero(np.isfinite(q))
+    if usable.size == 0:
+        raise InputError(f"cell {cell.cell_id}: no usable discharge capacity")
+    return float(q[usable[0]])
+
+
 def _second_reference(early: int, late: int) -> int:
     """A second early cycle for ΔQ (20 for 10/100): later than ``early``, still far from ``late``."""
     return min(2 * early, (early + late) // 2)
@@ -71,9 +81,15 @@ def feature_table(early: int, late: int) -> dict[str, Callable[[Cell], float]]:
         "log_mean_dq": lambda c: _log10_abs(np.mean(_delta_q(c, late, early))),
         "log_skew_dq": lambda c: _log10_abs(stats.skew(_delta_q(c, late, early))),
         "log_kurt_dq": lambda c: _log10_abs(stats.kurtosis(_delta_q(c, late, early))),
+        # MATLAB's kurtosis (Pearson's, 3 for a normal distribution), as in Severson et al.'s code; the
+        # scipy default above is the excess kurtosis, 3 less, whose |.| on a log scale is a different feature
+        "log_kurt_dq_pearson": lambda c: _log10_abs(stats.kurtosis(_delta_q(c, late, early), fisher=False)),
         "log_var_dq_mid": lambda c: _log10_abs(np.var(_delta_q(c, late, mid))),
         "q_first": _q_first,
         "q_max_minus_first": lambda c: float(np.nanmax(_clean_capacity(c, int(c.cycle.min()), late))) - _q_first(c),
+        # Severson et al.'s capacity features: cycle 2 and max over cycles 2..late minus cycle 2
+        "q_initial": _q_initial,
+        "q_max_minus_initial": lambda c: float(np.nanmax(_clean_capacity(c, int(c.cycle.min()), late))) - _q_initial(c),
         "q_late_minus_early": lambda c: _q_window(c, late - 2) - _q_window(c, early),
         "fade_slope_late": lambda c: _fade_slope(c, late - 9, late),
     }
