@@ -1,6 +1,7 @@
 """Named Li preconditioners: each reaches the direct-solve state, and the φ split really gets BoomerAMG."""
 import numpy as np
 import pytest
+import scipy.sparse
 
 petsc4py = pytest.importorskip("petsc4py")
 
@@ -22,19 +23,31 @@ def _run(options):
     s.make_consistent()
     s.advance(0.003, 1e-3, 1e-3)
     pc = s.ts.getSNES().getKSP().getPC()
-    phi_pc = pc.getFieldSplitSubKSP()[1].getPC().getType() if pc.getType() == "fieldsplit" else None
+    if pc.getType() == "python":  # UnscaledRows: the split is the wrapped PC
+        pc = pc.getPythonContext().inner
+    phi = None
+    if pc.getType() == "fieldsplit":
+        phi_pc = pc.getFieldSplitSubKSP()[1].getPC()
+        indptr, columns, values = phi_pc.getOperators()[1].getValuesCSR()
+        matrix = scipy.sparse.csr_matrix((values, columns, indptr))
+        phi = {"pc": phi_pc.getType(), "hypre": phi_pc.getHYPREType() if phi_pc.getType() == "hypre" else None,
+               "asymmetry": abs(matrix - matrix.T).max() / abs(matrix).max()}
     state = s.state()
     s.destroy()
     grid.destroy()
-    return state, phi_pc
+    return state, phi
 
 
-@pytest.mark.parametrize("name", ["schur_a11_hypre", "schur_a11_hypre_inner", "fieldsplit_hypre"])
+@pytest.mark.parametrize("name", ["schur_a11_hypre", "schur_a11_hypre_inner", "fieldsplit_hypre",
+                                  "unscaled_schur_a11_hypre", "unscaled_schur_a11_hypre_asm"])
 def test_field_split_preconditioners_reach_the_direct_solution(name):
     from bda_hpc.phasefield.preconditioners import li_solver_options
 
     reference, _ = _run({"ksp_type": "preonly", "pc_type": "lu"})
-    state, phi_pc = _run(li_solver_options(name))
-    assert phi_pc == "hypre"  # with the options under fieldsplit_1_* it silently was ILU
+    state, phi = _run(li_solver_options(name))
+    # with the options under fieldsplit_1_* it silently was ILU
+    assert phi["pc"] == "hypre" and phi["hypre"] == "boomeramg"
+    # the point of UnscaledRows: BoomerAMG gets the symmetric σ-Laplacian, not its σ-row-scaled form
+    assert (phi["asymmetry"] < 1e-12) == name.startswith("unscaled_")
     scale = np.abs(reference).max(axis=(0, 1, 2))
     assert np.all(np.abs(state - reference).max(axis=(0, 1, 2)) <= 1e-6 * scale)

@@ -278,6 +278,12 @@ class LiDeposition(Model):
     def parameters(self) -> np.ndarray:
         return self.prm
 
+    def row_scale(self, owned_u: np.ndarray) -> np.ndarray:
+        """σ(ξ) on the φ rows (which the residual divides by it), 1 on the ξ and c rows."""
+        scale = np.ones_like(owned_u)
+        scale[..., PHI] = _sigma(owned_u[..., XI], self.prm)
+        return scale
+
     def describe(self) -> dict:
         return {**super().describe(), "parameters": self.prm.tolist(), "phi_applied": self.phi_applied}
 

@@ -13,7 +13,11 @@ potential) simply have no u̇ term. A subclass declares:
   ∂F/∂u + shift · ∂F/∂u̇,
 * ``parameters()``: the float64 parameter vector the kernels read,
 * ``energy(grid, u)``: the total free energy (for monitoring),
-* ``initial_state(grid)``: the owned part of u at t = 0.
+* ``initial_state(grid)``: the owned part of u at t = 0,
+* optionally ``row_scale(owned_u)``: if the residual rows are divided by a
+  state-dependent scale s (to balance the nonlinear tolerance), the factor
+  s per row (shape of ``owned_u``), so that a preconditioner can work on the
+  unscaled rows s·J (see :class:`preconditioners.UnscaledRows`).
 """
 from __future__ import annotations
 
@@ -44,6 +48,10 @@ class Model:
     def energy(self, grid, u: np.ndarray) -> float:
         """Total free energy of this rank's cells (the solver sums over ranks)."""
         raise NotImplementedError
+
+    def row_scale(self, owned_u: np.ndarray) -> np.ndarray | None:
+        """Per-row factor that undoes the model's residual row scaling; None when rows are not scaled."""
+        return None
 
     def describe(self) -> dict:
         """Model identity stored in checkpoints (a restart must match it)."""

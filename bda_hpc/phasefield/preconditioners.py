@@ -39,10 +39,79 @@ Findings that chose the default:
 """
 from __future__ import annotations
 
+from ..errors import SolverError
+
+ROW_SCALE = "pf_row_scale"  # name under which the solver composes the model's row scale onto its Jacobian
+GRID_DM = "pf_grid_dm"  # ... and the grid's DMDA onto that Vec
 _SPLIT = {"pc_type": "fieldsplit", "pc_fieldsplit_0_fields": "0,1", "pc_fieldsplit_1_fields": "2",
           "fieldsplit_0_ksp_type": "preonly", "fieldsplit_0_pc_type": "bjacobi", "fieldsplit_0_sub_pc_type": "ilu",
           "fieldsplit_phi_ksp_type": "preonly", "fieldsplit_phi_pc_type": "hypre"}
+# BoomerAMG on the symmetric φ block: strength threshold 0.5 (0.25 is the 2D Laplacian default; 0.5 keeps the
+# coarse grids sparse in 3D and with the σ jumps)
+_AMG = {"fieldsplit_phi_pc_hypre_boomeramg_strong_threshold": "0.5"}
 _SCHUR = {**_SPLIT, "ksp_type": "fgmres", "pc_fieldsplit_type": "schur", "pc_fieldsplit_schur_fact_type": "full"}
+
+
+_OUTER_KEYS = ("ksp_",)  # options of the outer Krylov method; everything else belongs to the wrapped PC
+
+
+def unscaled(options: dict) -> dict:
+    """The same solver with its preconditioner built on the unscaled rows (:class:`UnscaledRows`)."""
+    outer = {k: v for k, v in options.items() if k.startswith(_OUTER_KEYS)}
+    inner = {"unscaled_" + k: v for k, v in options.items() if not k.startswith(_OUTER_KEYS)}
+    return {**outer, "pc_type": "python", "pc_python_type": f"{__name__}.UnscaledRows", **inner}
+
+
+class UnscaledRows:
+    """PETSc python PC: precondition a row-scaled Jacobian J = S⁻¹ Ĵ through a PC built on Ĵ = S J.
+
+    The Li model divides each φ row by σ(ξ) of its cell (balanced nonlinear tolerance), which makes the φ
+    block D⁻¹L with L the symmetric variable-coefficient Laplacian ∇·σ∇ — a matrix AMG coarsens badly
+    (10⁷ contrast in the row scale). Since J⁻¹ = Ĵ⁻¹ S exactly, this PC applies ``inner(S x)`` with the
+    inner PC (options prefix ``<prefix>unscaled_``, e.g. ``-pf_unscaled_pc_type fieldsplit``) set up on Ĵ,
+    whose φ block is L itself. S comes from the Jacobian (composed as :data:`ROW_SCALE` by the solver).
+    """
+
+    def __init__(self):
+        self.inner = self.unscaled = self.scale = self.work = None
+
+    def setUp(self, pc):
+        from petsc4py import PETSc
+
+        _, P = pc.getOperators()
+        self.scale = P.query(ROW_SCALE)
+        if self.scale is None:
+            raise SolverError("UnscaledRows preconditioner: the matrix carries no row scale (the model has no "
+                              "row_scale)", collective=True)
+        if self.inner is None:
+            self.unscaled = P.duplicate(copy=True)
+            self.work = self.scale.duplicate()
+            self.inner = PETSc.PC().create(pc.comm)
+            self.inner.setOptionsPrefix((pc.getOptionsPrefix() or "") + "unscaled_")
+            # the grid's DMDA names the fields of a split (xi, c, phi), also for the consistent start's SNES,
+            # which has no DM (petsc4py 3.18's PC.getDM crashes there, Vec.getDM drops a reference)
+            self.inner.setDM(self.scale.query(GRID_DM))
+            self.inner.setOperators(self.unscaled, self.unscaled)
+            self.inner.setFromOptions()
+        else:
+            P.copy(self.unscaled, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+        self.unscaled.diagonalScale(L=self.scale)
+        self.inner.setUp()
+
+    def apply(self, pc, x, y):
+        self.work.pointwiseMult(x, self.scale)
+        self.inner.apply(self.work, y)
+
+    def view(self, pc, viewer):
+        if self.inner is not None:
+            self.inner.view(viewer)
+
+    def destroy(self, pc):
+        for obj in (self.inner, self.unscaled, self.work):
+            if obj is not None:
+                obj.destroy()
+        self.inner = self.unscaled = self.work = None
+
 
 LI_PRECONDITIONERS = {
     "asm_lu": {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu"},
@@ -57,6 +126,11 @@ LI_PRECONDITIONERS = {
     # (about 4 outer iterations per Newton step: a restart of 10 keeps FGMRES at 20 vectors, not 60 — 1.5 GB at 1024²)
     "schur_a11_hypre_inner": {**_SCHUR, "pc_fieldsplit_schur_precondition": "a11", "ksp_gmres_restart": "10",
                               "fieldsplit_phi_ksp_type": "gmres", "fieldsplit_phi_ksp_rtol": "1e-2"},
+    # the Schur split on the unscaled rows: one BoomerAMG V-cycle on the symmetric φ Laplacian
+    "unscaled_schur_a11_hypre": unscaled({**_SCHUR, "pc_fieldsplit_schur_precondition": "a11", **_AMG}),
+    # ... and ASM(overlap 1)/ILU instead of block-Jacobi/ILU on (ξ,c)
+    "unscaled_schur_a11_hypre_asm": unscaled({**_SCHUR, "pc_fieldsplit_schur_precondition": "a11", **_AMG,
+                                              "fieldsplit_0_pc_type": "asm", "fieldsplit_0_pc_asm_overlap": "1"}),
 }
 
 
@@ -68,7 +142,9 @@ def li_solver_options(name: str) -> dict:
     """
     options = dict(LI_PRECONDITIONERS[name])
     if name != "asm_lu":
-        # the consistent-start SNES has no DM, so its splits come from the block size and are named 0 and 1
-        options.update({"init_" + key.replace("fieldsplit_phi_", "fieldsplit_1_"): value
+        # the consistent-start SNES has no DM, so a plain split there comes from the block size and its
+        # splits are named 0 and 1; UnscaledRows gives its inner split the DMDA (names xi,c | phi) either way
+        rename = options["pc_type"] == "fieldsplit"
+        options.update({"init_" + (key.replace("fieldsplit_phi_", "fieldsplit_1_") if rename else key): value
                         for key, value in LI_PRECONDITIONERS[name].items()})
     return options

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import SolverError
 from ..petsc_options import prefixed_defaults
 from .grid import Grid
+from .preconditioners import GRID_DM, ROW_SCALE
 from .sparsity import Sparsity
 
 log = logging.getLogger("bda_hpc.phasefield")
@@ -66,6 +67,7 @@ class PhaseFieldSolver:
         self.F = self.u.duplicate()
         self.J = grid.da.createMatrix()
         self.J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        self._row_scale = None  # the model's row scale as a Vec, made at the first Jacobian if it has one
         self.ts = PETSc.TS().create(comm)
         self.ts.setOptionsPrefix(prefix)
         self.ts.setDM(grid.da)
@@ -131,6 +133,13 @@ class PhaseFieldSolver:
         P.assemble()
         if J != P:
             J.assemble()
+        scale = self.model.row_scale(self.grid.owned_view(x))
+        if scale is not None:  # attached to the matrix for preconditioners.UnscaledRows
+            if self._row_scale is None:
+                self._row_scale = self.u.duplicate()
+                self._row_scale.compose(GRID_DM, self.grid.da)
+            self.grid.owned_view(self._row_scale)[...] = scale
+            P.compose(ROW_SCALE, self._row_scale)
         self._ev_jac.end()
         return True
 
@@ -265,8 +274,9 @@ class PhaseFieldSolver:
 
     def destroy(self) -> None:
         self._options.remove()
-        for v in getattr(self, "_tolerance_vecs", []):
-            v.destroy()
+        for v in getattr(self, "_tolerance_vecs", []) + [self._row_scale]:
+            if v is not None:
+                v.destroy()
         self.ts.destroy()
         self.J.destroy()
         self.F.destroy()
