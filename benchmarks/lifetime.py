@@ -17,6 +17,11 @@
    the default; "off" parses the CSVs in every case, "both" runs the two for the ratio). With --quick the
    driver sweeps run the first 10 configurations.
    Headline rerun: ``python benchmarks/lifetime.py --parts sweep,driver --json benchmarks/results/lifetime_sweep.json``.
+4. ``published``: Severson et al.'s variance and discharge models reproduced as fixed models
+   (bda_hpc/lifetime/published.py) beside the paper's Table 1 -- the discharge model over five Monte Carlo
+   CV seeds -- and the discharge model with one step at a time replaced (ablations); fit CPU time.
+   Rerun: ``python benchmarks/lifetime.py --parts published --json benchmarks/results/lifetime_published.json``
+   (~2-3 min on one core).
 Timings on a shared machine are noisy: every figure is the median of repeats where it is cheap.
 """
 from __future__ import annotations
@@ -200,7 +205,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repeats; driver sweeps run 10 cases, not 100")
     ap.add_argument("--np", type=int, default=2, help="MPI ranks / driver cores for the sweep (default 2)")
     ap.add_argument("--parts", default="models,trajectory,sweep,driver",
-                    help="comma-separated subset of models,trajectory,sweep,driver (default: all)")
+                    help="comma-separated subset of models,trajectory,sweep,driver,published (default: all but "
+                         "published)")
     ap.add_argument("--drivers", default="local,slurm",
                     help="driver executors for the 'driver' part: local and/or slurm (the one-node SLURM of "
                          "tests/slurm_cluster.py, started and stopped here; needs root and slurm-wlm/munge)")
@@ -260,6 +266,14 @@ def main(argv=None) -> int:
                 sweep["driver"][scheduler + ("_cached" if cached else "")] = row
                 print(f"driver sweep ({scheduler}, feature cache {'on' if cached else 'off'}): {cases} cases on "
                       f"{args.np} cores {row['wall_s']:.1f} s wall, {row['core_s_per_case']:.1f} core-s per case")
+    if "published" in parts:
+        from bda_hpc.lifetime.published import format_reproduction, reproduction_table
+
+        cpu0 = time.process_time()
+        result["published"] = reproduction_table(SEVERSON)
+        result["published"]["cpu_s"] = time.process_time() - cpu0
+        print(format_reproduction(result["published"]))
+        print(f"published models: {result['published']['cpu_s']:.0f} CPU s")
     result["load_after"] = _load()
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
