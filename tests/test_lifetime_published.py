@@ -89,3 +89,25 @@ def test_full_model_is_refused_with_the_missing_signals():
         published.fit_published("full", shared_data("ageing", "severson_attia"))
     with pytest.raises(ConfigError, match="unknown"):
         published.published_features("nine")
+
+
+def test_covariate_shift_finds_an_imposed_shift():
+    """A split moved by 1.5 training standard deviations in one feature is found there (and not in the other);
+    Mahalanobis distances agree with scipy's."""
+    from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
+
+    from bda_hpc.lifetime import shift
+
+    rng = np.random.default_rng(2)
+    X = {s: rng.normal(size=(200, 2)) * [2.0, 0.5] for s in ("train", "test1", "test2")}
+    X["test2"][:, 0] += 1.5 * X["train"][:, 0].std()
+    y = {s: np.full(200, 800.0) for s in X}
+    pred = {s: y[s] + rng.normal(size=200) for s in X}
+    out = shift.covariate_shift(X, y, ["a", "b"], pred)
+    assert out["features"]["a"]["test2"]["shift_train_sd"] == pytest.approx(1.5, abs=0.3)
+    assert out["features"]["a"]["test2"]["ks_pvalue"] < 1e-6 < out["features"]["a"]["test1"]["ks_pvalue"]
+    assert abs(out["features"]["b"]["test2"]["shift_train_sd"]) < 0.3
+    vi = np.linalg.inv(np.cov(X["train"].T))
+    assert shift.mahalanobis(X)["test2"][7] == pytest.approx(
+        scipy_mahalanobis(X["test2"][7], X["train"].mean(0), vi), rel=1e-10)
+    assert out["errors"]["test2"]["rmse"] == pytest.approx(1.0, abs=0.2)

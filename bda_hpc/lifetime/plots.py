@@ -94,3 +94,36 @@ def warnings_timeline(cell_ids: list[str], lives: list, result: dict, path: Path
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def covariate_shift(X: dict, y: dict, names: list[str], predictions: dict, path: Path) -> Path:
+    """Each feature's distribution per split in training standard deviations, then observed against
+    predicted cycle life (log axes): where test2 departs from train, and which cells carry its error."""
+    plt = _pyplot()
+    colours = {"train": "tab:blue", "test1": "tab:orange", "test2": "tab:green"}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1.4, 1]})
+    mean, std = X["train"].mean(axis=0), X["train"].std(axis=0)
+    jitter = np.random.default_rng(0)
+    for k, (split, colour) in enumerate(colours.items()):
+        z = (X[split] - mean) / std
+        for j in range(len(names)):
+            pos = j + (k - 1) * 0.25
+            axes[0].scatter(pos + jitter.uniform(-0.08, 0.08, len(z)), z[:, j], s=8, c=colour, alpha=0.6,
+                            label=split if j == 0 else None)
+            axes[0].plot([pos - 0.1, pos + 0.1], [np.median(z[:, j])] * 2, c="k", lw=1.5)
+    axes[0].set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
+    axes[0].set(ylabel="(feature − train mean) / train std", title="features by split (bar: median)")
+    axes[0].axhline(0, c="grey", lw=0.6)
+    axes[0].legend(fontsize=8)
+    for split, colour in colours.items():
+        axes[1].scatter(y[split], predictions[split], s=12, c=colour, label=f"{split}: RMSE "
+                        f"{np.sqrt(np.mean((predictions[split] - y[split]) ** 2)):.0f}")
+    lim = [100, 3000]
+    axes[1].plot(lim, lim, "k--", lw=0.8)
+    axes[1].set(xscale="log", yscale="log", xlim=lim, ylim=lim, xlabel="observed cycle life",
+                ylabel="predicted cycle life", title="published discharge model")
+    axes[1].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
