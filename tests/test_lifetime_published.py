@@ -34,7 +34,7 @@ def test_reproduction_matches_table_1(reproductions):
     tolerance = {"variance": dict(train=2, test1=2, test1_published=2, test2=2),
                  "discharge": dict(train=8, test1=5, test1_published=5, test2=25)}
     for model, rep in fitted.items():
-        got = published.evaluate(rep, root).rmse_cycles
+        got = published.evaluate_published(rep, root).rmse_cycles
         for split, tol in tolerance[model].items():
             assert got[split] == pytest.approx(published.PAPER_RMSE[model][split], abs=tol), (model, split, got)
 
@@ -111,3 +111,29 @@ def test_covariate_shift_finds_an_imposed_shift():
     assert shift.mahalanobis(X)["test2"][7] == pytest.approx(
         scipy_mahalanobis(X["test2"][7], X["train"].mean(0), vi), rel=1e-10)
     assert out["errors"]["test2"]["rmse"] == pytest.approx(1.0, abs=0.2)
+
+
+def _config(tmp_path, published_models):
+    path = tmp_path / "published.toml"
+    path.write_text(f'[lifetime]\ntask = "cycle_life"\ndata_dir = "{shared_data("ageing", "severson_attia")}"\n'
+                    f'[lifetime.cycle_life]\nmodels = []\npublished = {published_models!r}\n'.replace("'", '"'))
+    return path
+
+
+def test_stage_reports_the_published_rows(tmp_path):
+    import json
+
+    from bda_hpc.cli import main
+
+    code = main(["lifetime", "--config", str(_config(tmp_path, ["variance"])), "--out-dir", str(tmp_path / "run"),
+                 "--json", str(tmp_path / "summary.json")])
+    assert code == 0
+    row = json.loads((tmp_path / "summary.json").read_text())["published"]["variance"]
+    assert row["rmse_cycles"]["test2"] == pytest.approx(196, abs=2) and row["paper_rmse_cycles"]["test2"] == 196
+
+
+def test_stage_refuses_the_full_model_in_one_clear_error(tmp_path):
+    from bda_hpc.lifetime.stage import load_config
+
+    with pytest.raises(ConfigError, match="published: 'full' is not one of variance, discharge.*resistance"):
+        load_config(str(_config(tmp_path, ["full"])))

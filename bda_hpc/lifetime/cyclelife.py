@@ -55,6 +55,7 @@ class CycleLifeConfig:
     late_cycle: int = 100
     cv_folds: int = 5
     clip_to_training_range: bool = False  # predictions limited to [min, max] of training lives
+    published: list[str] = field(default_factory=list)   # Severson et al.'s fixed models reported beside (published.py)
     models: list[ModelSpec] = field(default_factory=lambda: [ModelSpec("elastic_net", "elastic_net")])
 
     def validate(self) -> list[str]:
@@ -67,6 +68,13 @@ class CycleLifeConfig:
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             problems.append(f"models: names must be unique, got {names}")
+        from .published import PUBLISHED_FEATURES
+
+        for name in self.published:
+            if name not in PUBLISHED_FEATURES:
+                problems.append(f"published: {name!r} is not one of {', '.join(PUBLISHED_FEATURES)}"
+                                + (" (the full model needs resistance, temperature and charge time, absent from "
+                                   "the Severson/Attia export)" if name == "full" else ""))
         return problems
 
 

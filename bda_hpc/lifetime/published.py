@@ -208,7 +208,7 @@ def fit_published(model: str, data_dir: str | Path, protocol: FitProtocol = FitP
     return Reproduction(model, names, est, seed)
 
 
-def evaluate(rep: Reproduction, data_dir: str | Path) -> Reproduction:
+def evaluate_published(rep: Reproduction, data_dir: str | Path) -> Reproduction:
     """RMSE/MAPE on train, test1, test1 without the 148-cycle cell (the paper's parenthesised set), test2."""
     for split in ("train", "test1", "test2"):
         cells = read_severson_split(data_dir, split)
@@ -241,7 +241,7 @@ def reproduction_table(data_dir: str | Path, seeds=(0, 100, 200, 300, 400)) -> d
     splits from seeds s..s+repeats-1, so keep seeds that far apart) and the
     discharge model with one step at a time replaced by an alternative (seed ``seeds[0]``)."""
     def reproduce(model, protocol, seed, features=None):
-        return evaluate(fit_published(model, data_dir, protocol, seed, features), data_dir).as_dict()
+        return evaluate_published(fit_published(model, data_dir, protocol, seed, features), data_dir).as_dict()
 
     out = {"paper_rmse_cycles": PAPER_RMSE, "full_model_missing": list(FULL_MODEL_MISSING),
            "variance": reproduce("variance", PUBLISHED_PROTOCOL["variance"], 0),

@@ -135,6 +135,8 @@ def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
                "rmse_cycles": row["rmse_cycles"], "mape_percent": row["mape_percent"],
                "models": {name: {k: v for k, v in r.items()} for name, r in table["models"].items()},
                "cv_folds": cfg.cycle_life.cv_folds}
+    if cfg.cycle_life.published and not cfg.model:      # sweep cases score their own model only
+        summary["published"] = _published(cfg, data_dir)
     quality = {s: _quality(read_severson_split(data_dir, s)) for s in SEVERSON_SPLITS}
     results = {"cycle_life": {
         split: {"cell_id": _strings(block["cell_id"]), "observed": (block["observed"], "1"),
@@ -163,6 +165,19 @@ def _cycle_life(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm):
     if cfg.selection.enabled and not cfg.model:     # a sweep case (model = NAME) only scores its own CV
         summary, results, params, model = _with_selection(cfg, data_dir, out_dir, comm, summary, results, params)
     return summary, results, params, model
+
+
+def _published(cfg: LifetimeConfig, data_dir: Path) -> dict:
+    """Severson et al.'s fixed models (published.py), fitted on train, reported beside the others."""
+    from .published import PUBLISHED_PROTOCOL, evaluate_published, fit_published
+
+    rows = {}
+    for name in cfg.cycle_life.published:
+        rows[name] = evaluate_published(fit_published(name, data_dir, PUBLISHED_PROTOCOL[name], cfg.seed),
+                                        data_dir).as_dict()
+        log.info("published %s model (Severson et al. 2019), seed %d: RMSE %s cycles; paper %s", name, cfg.seed,
+                 {k: round(v) for k, v in rows[name]["rmse_cycles"].items()}, rows[name]["paper_rmse_cycles"])
+    return rows
 
 
 def _with_selection(cfg: LifetimeConfig, data_dir: Path, out_dir: Path, comm, summary, results, params):
