@@ -83,6 +83,7 @@ class PhaseFieldSolver:
         self.ts.setFromOptions()
         self._exclude_algebraic_fields_from_error()
         self.step_callbacks = []
+        self.consistent_start_iterations = None  # Newton and linear iterations of make_consistent()
         self.t = 0.0
         self.step = 0
         self.dt = None
@@ -181,7 +182,8 @@ class PhaseFieldSolver:
             return
         dof = self.grid.dof
         start, end = self.u.getOwnershipRange()
-        fixed_rows = np.array([r for r in range(start, end) if not algebraic[(r - start) % dof]], dtype=PETSc.IntType)
+        rows = np.arange(start, end, dtype=PETSc.IntType)
+        fixed_rows = rows[~algebraic[(rows - start) % dof]]
         held = self.u.copy()
         zero = self.u.duplicate()
         zero.set(0.0)
@@ -209,8 +211,15 @@ class PhaseFieldSolver:
                                                      "pc_factor_mat_solver_type": "mumps" if self.comm.size > 1
                                                      else "petsc"}):
             snes.setFromOptions()
-        snes.solve(None, self.u)
+        stage = PETSc.Log.Stage("pf_consistent_start")
+        stage.push()
+        try:
+            snes.solve(None, self.u)
+        finally:
+            stage.pop()
         reason = snes.getConvergedReason()
+        self.consistent_start_iterations = {"newton_its": snes.getIterationNumber(),
+                                            "linear_its": snes.getLinearSolveIterations()}
         for obj in (snes, J, held, zero, residual):
             obj.destroy()
         if reason < 0:
