@@ -29,14 +29,17 @@ on request, so the MATLAB conventions below are inferred from the language, not 
 * elastic net on z-scored features (MATLAB ``lasso`` standardises by default; its ``Lambda``/``Alpha``
   are sklearn's ``alpha``/``l1_ratio`` for the same objective, (1/2N)|y − Xw|² + λ(α|w|₁ + (1−α)/2 |w|²)),
   λ and α chosen by four-fold cross-validation with Monte Carlo repetitions of the fold split on the
-  training cells; MATLAB's default λ path (100 values from λ_max down to 1e-4 λ_max); the one-standard-
-  error rule for λ (MATLAB's ``Lambda1SE``, the Braatz group's default in
-  tingkai-li/early-prediction-varying-usage-data, elastic_net_models/fit_elastic_fixed_train_2_test.m:
-  ``min_MSE_selection = false``), then the α whose CV error at its λ is lowest (same file).
+  training cells (the paper's Methods as we recall them -- the text was not at hand to re-read; the
+  number of repetitions and the α grid are not known to us: 10 and 0.1, 0.2 .. 1.0 here); MATLAB's
+  default λ path (100 values from λ_max down to 1e-4 λ_max); the one-standard-error rule for λ
+  (MATLAB's ``Lambda1SE``, the Braatz group's default in tingkai-li/early-prediction-varying-usage-data,
+  elastic_net_models/fit_elastic_fixed_train_2_test.m: ``min_MSE_selection = false``),
+  then the α whose CV error at its λ is lowest (same file).
 
 Capacity data: the export's Q at 2.0 V stands for the cycler's discharge capacity. Four batch-1 cells
-have one cycle (12 or 13) at ~31 Ah in the export -- a glitch the summary data behind the paper lacks
-(its feature table, max − cycle 2 ≤ 1.8 Ah) -- so capacity features ignore outlier cycles
+have one cycle (12 or 13) at ~31 Ah in the export -- glitches the cycler's summary data lack (an
+independent rebuild from it has max − cycle 2 ≤ 1.8 Ah, upper quartile 0.006 Ah; benchmarks/README.md) --
+so capacity features ignore outlier cycles
 (:func:`quality.outlier_mask`), as the other capacity features here do.
 """
 from __future__ import annotations
