@@ -21,7 +21,7 @@
    (bda_hpc/lifetime/published.py) beside the paper's Table 1 -- the discharge model over five Monte Carlo
    CV seeds -- and the discharge model with one step at a time replaced (ablations); fit CPU time.
    Rerun: ``python benchmarks/lifetime.py --parts published --json benchmarks/results/lifetime_published.json``
-   (~2-3 min on one core).
+   (~3-4 min on one core).
 Timings on a shared machine are noisy: every figure is the median of repeats where it is cheap.
 """
 from __future__ import annotations

@@ -254,6 +254,12 @@ def reproduction_table(data_dir: str | Path, seeds=(0, 100, 200, 300, 400)) -> d
     for label, (swap, change) in ABLATIONS.items():
         protocol = FitProtocol(**{**vars(PUBLISHED_PROTOCOL["discharge"]), **change})
         out["ablations"][label] = reproduce("discharge", protocol, seeds[0], [swap.get(n, n) for n in base])
+    out["fixed_l1_ratio"] = {}      # how much the unknown α (l1 ratio) of the paper can matter
+    for l1 in (0.1, 0.5, 0.9, 1.0):
+        protocol = FitProtocol(**{**vars(PUBLISHED_PROTOCOL["discharge"]), "l1_ratios": (l1,)})
+        runs = [reproduce("discharge", protocol, s)["rmse_cycles"] for s in seeds[:3]]
+        out["fixed_l1_ratio"][str(l1)] = {split: [min(r[split] for r in runs), max(r[split] for r in runs)]
+                                          for split in runs[0]}
     return out
 
 
@@ -272,4 +278,8 @@ def format_reproduction(table: dict) -> str:
     lines.append("ablations of the discharge model (one step replaced):")
     for label, d in table["ablations"].items():
         row("  " + label, d)
+    lines.append("l1 ratio fixed (range over the first three seeds):")
+    for l1, ranges in table["fixed_l1_ratio"].items():
+        lines.append(f"  l1 {l1:4s}" + " " * 34 + "".join(f"{lo:8.0f} - {hi:4.0f}   " for lo, hi in
+                                                          (ranges[s] for s in splits)))
     return "\n".join(lines)
