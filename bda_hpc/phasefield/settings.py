@@ -54,6 +54,8 @@ class PhaseFieldSettings:
     setup: LiSetup = field(default_factory=LiSetup)
     cahn_hilliard: CahnHilliardSetup = field(default_factory=CahnHilliardSetup)
     petsc: dict = field(default_factory=dict)  # defaults for -pf_* options (command line wins)
+    # a named Li solver of preconditioners.LI_PRECONDITIONERS ("" = the stage's default); petsc entries win
+    preconditioner: str = ""
 
     def validate(self) -> list[str]:
         problems = []
@@ -67,6 +69,12 @@ class PhaseFieldSettings:
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 problems.append(f"{name}: must be positive, got {value}")
+        if self.preconditioner:
+            from .preconditioners import LI_PRECONDITIONERS
+
+            if self.model != "li_deposition" or self.preconditioner not in LI_PRECONDITIONERS:
+                problems.append(f"preconditioner: {self.preconditioner!r} is not one of the li_deposition "
+                                f"preconditioners {sorted(LI_PRECONDITIONERS)}")
         if self.checkpoint_every < 1:
             problems.append(f"checkpoint_every: must be >= 1, got {self.checkpoint_every}")
         return problems

@@ -20,15 +20,18 @@ from ..io.fields import read_checkpoint, write_checkpoint, write_fields, write_x
 from ..io.params import Parameter, select_by_stage, write_params
 from .grid import Grid
 from .output import TimeSeries, gather_plane, snapshot_png
+from .preconditioners import li_solver_options
 from .settings import PhaseFieldSettings
 from .solver import PhaseFieldSolver
 
 log = logging.getLogger("bda_hpc.phasefield")
 
-# Li preconditioner: see bda_hpc/phasefield/preconditioners.py for the study (results/pf_pc_study_grid.json).
-# ASM/LU stays the default at the sizes the stage runs on one node (one exact factorisation per rank; session 2
-# measured the fewest Newton-Krylov failures with it); large grids need a field split with AMG on φ, e.g.
-# [phasefield.petsc] with the options of preconditioners.LI_PRECONDITIONERS["schur_a11_hypre_inner"].
+# Li preconditioner: see bda_hpc/phasefield/preconditioners.py for the study. ASM/LU stays the default at the
+# sizes the stage runs on one node (one exact factorisation per rank; session 2 measured the fewest Newton-Krylov
+# failures with it in long adaptive runs); large grids need the field split with AMG on φ:
+# preconditioner = "unscaled_schur_a11_hypre_asm" in [phasefield] (examples/dendrite_2d_small.toml to t = 2 s:
+# 130 vs 128 steps, 27 vs 37 CPU s, dendrite height within 0.1 %; the 3D example's 15 first steps 231 CPU s,
+# ASM/LU did not finish them in 300 s).
 MODEL_OPTIONS = {
     "li_deposition": {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu", "ksp_rtol": "1e-8"},
     "cahn_hilliard": {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu", "ksp_rtol": "1e-8"},
@@ -110,7 +113,8 @@ def run_stage(comm, config_path, out_dir, param_paths=(), restart: bool = False)
     model = run.model
     grid = Grid(comm, settings.cells, settings.spacing, model.dof, periodic=model.periodic, faces=model.faces(),
                 field_names=model.fields, processors=settings.processors or None)
-    options = {**MODEL_OPTIONS[settings.model], **settings.petsc}
+    named = li_solver_options(settings.preconditioner) if settings.preconditioner else MODEL_OPTIONS[settings.model]
+    options = {**named, **settings.petsc}
     solver = PhaseFieldSolver(comm, grid, model, options=options, progress_every=settings.progress_seconds)
     try:
         return _integrate(comm, settings, config_path, out, run, grid, solver, param_paths, restart)
