@@ -13,21 +13,27 @@ of the model a 10 ms first step needs many Newton iterations and step cuts.
     python benchmarks/pf_scaling.py [--quick] [--np 1,2] [--json PATH] [--sbatch-np 1,2,4,...,256]
 
 ``--sbatch-np`` also writes jobscripts/pf_scaling.sbatch for a cluster sweep.
-Full size: 2D 1024², 3D 128³, one warm-up step and 2 timed steps per case,
-Schur field split (ξ,c | φ) with ILU | inner GMRES + BoomerAMG on φ
-(``schur_a11_hypre_inner``; the study is in bda_hpc/phasefield/preconditioners.py,
+Full size: 2D 1024², 3D 128³, one consistent start, one warm-up step and 2
+timed steps per case, Schur field split on the unscaled rows (ξ,c | φ) with
+ASM(1)/ILU | one BoomerAMG V-cycle on φ (``unscaled_schur_a11_hypre_asm``; the
+study and the why are in bda_hpc/phasefield/preconditioners.py,
 ``--pc-study``), weak scaling at 512² per rank (512² on 1 rank, 724² on 2).
-Each rank-0 worker prints one progress line per step.
+Each rank-0 worker prints one progress line per step. The JSON records per
+case wall and CPU time, Newton and GMRES counts, the consistent start and
+warm-up times, unknowns·steps/s and unknowns·(linear iterations)/s per core;
+``strong_scaling_efficiency_2`` is the smaller of the 2D and 3D cases
+(``strong_scaling_efficiency_2_from`` names it), ``full_size_estimates`` the
+1-rank step time at 1024² / 128³ scaled from smaller cases (an estimate).
 
-Measured (session 3, load 3-5): the 1-rank 1024² case alone took 524 s (consistent start ~270 s,
-warm-up step ~150 s, timed step 96 s at 30 µs CPU per unknown and step), so the full-size set does not
-fit 12 minutes on a 2-core machine; 128³ is for clusters (jobscripts/pf_scaling.sbatch). Runs that fit:
+Measured (session 4, shared machine, load 2-4): 1024² on 1 rank 278 s in all
+(consistent start 55 s, warm-up step 67 s, 2 timed steps 141 s wall / 106 s
+CPU, 5.2 GMRES per Newton step); 3D 64³ on 1 rank 162 s (27 + 51 + 74 s,
+47 µs CPU per unknown and step), so a 128³ step is ~300 s on 1 rank (estimate)
+and 128³ is for clusters. The quiet-machine strong-scaling run (2D 1024², 3D 64³,
+1 and 2 ranks; about 10-11 minutes on 2 idle cores, an estimate from these runs):
 
-    # reduced strong + weak scaling, 2D 512², 3D 64³ (about 10 min quiet, an estimate)
-    python benchmarks/pf_scaling.py --np 1,2 --n2 512 --n3 64 --json benchmarks/results/pf_scaling_quiet.json
-    # the 2D full-size strong case alone, one timed step (about 15 min quiet)
-    python benchmarks/pf_scaling.py --np 1,2 --dims 2 --no-weak --steps 1 \
-        --json benchmarks/results/pf_scaling_full_2d.json
+    python benchmarks/pf_scaling.py --np 1,2 --n2 1024 --n3 64 --no-weak \
+        --json benchmarks/results/pf_scaling_quiet.json
 """
 from __future__ import annotations
 
@@ -117,6 +123,8 @@ def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = DEFAUL
     res = json.loads(line[0][7:])
     res["throughput_per_core"] = res["unknowns"] * res["steps"] / res["wall_s"] / np_
     res["unknowns_linear_its_per_s_per_core"] = res["unknowns"] * res["linear_its"] / res["wall_s"] / np_
+    res["linear_its_per_newton"] = res["linear_its"] / max(res["newton_its"], 1)
+    res["cpu_us_per_unknown_step"] = 1e6 * res["cpu_s"] * np_ / (res["unknowns"] * res["steps"])
     return res
 
 
@@ -141,11 +149,10 @@ def pc_study(ranks: list[int], grids: list[int], pcs: list[str], json_path: str)
         if "failed" in res:
             print(f"{pc:22s} n={n:5d} ranks={np_} FAILED", flush=True)
         else:
-            per_newton = res["linear_its"] / max(res["newton_its"], 1)
             print(f"{pc:22s} n={n:5d} ranks={np_} wall/step={res['wall_s'] / res['steps']:7.2f}s "
                   f"cpu/step={res['cpu_s'] / res['steps']:7.2f}s newton={res['newton_its']:3d} "
-                  f"gmres/newton={per_newton:5.1f} cpu_us/unknown/step="
-                  f"{1e6 * res['cpu_s'] / res['steps'] / res['unknowns']:6.2f}", flush=True)
+                  f"gmres/newton={res['linear_its_per_newton']:5.1f} "
+                  f"cpu_us/unknown/step (all ranks)={res['cpu_us_per_unknown_step']:6.2f}", flush=True)
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps({"benchmark": "pf_pc_study", "load_avg": os.getloadavg(),
                                                "cases": rows}, indent=1))
@@ -172,15 +179,33 @@ def _efficiency(cases: list[dict], kind: str, dim: int) -> float | None:
     return ratio / 2 if kind == "strong" else ratio
 
 
+def _full_size_estimates(cases: list[dict]) -> dict:
+    """1-rank wall per step at 1024² / 128³ from a smaller measured case, scaled by the unknowns.
+
+    An estimate, valid as far as the iteration counts stay flat in the grid (measured in 2D: 5.2 GMRES per
+    Newton step at 128² to 1024²); absent when the full size itself was measured.
+    """
+    out = {}
+    for c in cases:
+        full = 3 * (1024 ** 2 if c["dim"] == 2 else 128 ** 3)
+        if c["kind"] == "strong" and c["ranks"] == 1 and c["unknowns"] < full:
+            per_step = c["wall_s"] / c["steps"] * full / c["unknowns"]
+            out[f"{c['dim']}D full size, 1 rank, wall per step (s), from {c['cells'][0]}^{c['dim']}"] = per_step
+    return out
+
+
 def _write_summary(args, steps: int, cases: list[dict]) -> dict:
-    eff = {f"{d}D": e for d in (2, 3) if (e := _efficiency(cases, "strong", d)) is not None}
+    eff = {f"{d}D {n}^{d}": e for d, n in ((2, args.n2), (3, args.n3))
+           if (e := _efficiency(cases, "strong", d)) is not None}
     out = {"benchmark": "pf_scaling", "quick": args.quick, "pc": args.pc, "steps": steps,
-           "measure": "per-step strong scaling: the same warm-up step from the same initial state, then --steps "
-                      "backward-Euler steps of 1 ms, timed (wall, max CPU over ranks)",
+           "measure": "per-step strong scaling: the same consistent start and warm-up step from the same initial "
+                      "state, then --steps backward-Euler steps of 1 ms, timed (wall, max CPU over ranks); "
+                      "efficiency = T1 / (2 T2) by wall time",
            "machine": os.uname().nodename, "cores": os.cpu_count(), "load_avg": os.getloadavg(),
            "strong_scaling_efficiency_2": min(eff.values()) if eff else None,
-           "strong_efficiency_by_dim": eff, "weak_scaling_efficiency_2": _efficiency(cases, "weak", 2),
-           "cases": cases}
+           "strong_scaling_efficiency_2_from": min(eff, key=eff.get) if eff else None,
+           "strong_efficiency_by_case": eff, "weak_scaling_efficiency_2": _efficiency(cases, "weak", 2),
+           "full_size_estimates": _full_size_estimates(cases), "cases": cases}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=1))
     return eff
@@ -208,8 +233,7 @@ def main() -> int:
     ap.add_argument("--weak-n2", type=int, default=None,
                     help="2D cells per side per rank for weak scaling (default n2/2: 512² per rank)")
     ap.add_argument("--pc", choices=sorted(LI_PRECONDITIONERS), default=None,
-                    help="preconditioner (see --pc-study); default asm_lu with --quick, schur_a11_hypre_inner at full "
-                         "size (a per-rank LU of 128³ x 3 unknowns does not fit in memory)")
+                    help=f"preconditioner (see --pc-study; default {DEFAULT_PC}: the same solver on every rank count)")
     args = ap.parse_args()
     ranks = [int(x) for x in args.np.split(",")]
     if args.pc_study:
@@ -230,7 +254,8 @@ def main() -> int:
         cases.append(res)
         print(f"{kind:6s} {dim}D n={n:5d} ranks={np_:3d} wall={res['wall_s']:8.2f}s cpu={res['cpu_s']:8.2f}s "
               f"newton={res['newton_its']:3d} gmres={res['linear_its']:4d} "
-              f"unknowns*steps/s/core={res['throughput_per_core']:.3g} "
+              f"unknowns*steps/s/core={res['throughput_per_core']:.3g} start={res['init_wall_s']:.1f}s "
+              f"warm-up={res['warmup_wall_s']:.1f}s "
               f"[{time.perf_counter() - t_start:.0f}s since start]", flush=True)
         _write_summary(args, steps, cases)  # after every case: a stopped run keeps what it measured
     eff = _write_summary(args, steps, cases)

@@ -1,15 +1,40 @@
 """Named PETSc preconditioner settings for the Li model (``-pf_*`` option dicts), compared in a study.
 
 The Li Jacobian has three fields per cell (ξ, c, φ). The φ rows are a
-variable-coefficient Laplacian whose conductivity jumps by 10⁷ across the
-interface (rows scaled by the cell's own σ, see :mod:`li_deposition`); the
-(ξ, c) rows are dominated by the time derivative at the step sizes a dendrite
-run takes (D_l dt/h² ≈ 0.3 at dt = 1 ms, h = 1 µm), so a local ILU solves
-them well on any grid, while φ needs multigrid to stay grid-independent.
+variable-coefficient Laplacian ∇·σ∇ whose conductivity jumps by 10⁷ across the
+interface; the residual divides each φ row by its cell's σ(ξ) (see
+:mod:`li_deposition`: balanced nonlinear tolerance). The (ξ, c) rows are
+dominated by the time derivative at the step sizes a dendrite run takes
+(D_l dt/h² ≈ 0.3 at dt = 1 ms, h = 1 µm), so a local ILU solves them well on
+any grid, while φ needs multigrid to stay grid-independent.
 
-Study (benchmarks/pf_scaling.py --pc-study, results/pf_pc_study_grid.json;
-2D Li problem with one nucleus, 2 backward-Euler steps of 1 ms after a warm-up
-step, 6 Newton steps, 1 rank, shared machine at load 6-8, so CPU time):
+**Default for large grids: ``unscaled_schur_a11_hypre_asm``** — :class:`UnscaledRows`
+wraps a Schur field split (ξ,c | φ), full factorisation, S preconditioned by
+the φ block (a11), ASM (overlap 1) / ILU on (ξ,c) and one BoomerAMG V-cycle
+(strong threshold 0.5) on φ. The wrapper builds the split on the unscaled rows
+σ·J, whose φ block is the symmetric σ-Laplacian, and applies it to σ·r: since
+J⁻¹ = (σJ)⁻¹ σ exactly, nothing else changes (same Newton steps, same residual
+norms). Why (benchmarks/pf_scaling.py ``--pc-study``, 2D Li problem with one
+nucleus, 2 backward-Euler steps of 1 ms after a warm-up step, 6 Newton steps;
+session 4, shared machine at load 2-5, so CPU time; results/pf_pc_study_unscaled_loaded.json,
+pf_pc_study_512_ranks_loaded.json, pf_scaling_1024_1rank_loaded.json)::
+
+    preconditioner                  CPU µs per unknown and step       GMRES per Newton step
+                                    128²   256²   512²   1024²        128²  256²  512²  1024²   512², 2 ranks
+    unscaled_schur_a11_hypre        11.3   12.7   13.5     -          5.2   5.2   5.2    -       7.2
+    unscaled_schur_a11_hypre_asm    12.9   13.0   17.0   16.9         5.2   5.2   5.2   5.2      5.3
+    schur_a11_hypre_inner (s. 3)    23.0   27.4   31.5    30*         4.0   4.0   4.2   4.0*     -
+
+(* session 3, load 3-5). The consistent start at 1024² costs 2 Newton steps
+and 10 GMRES iterations, 45 CPU s (session 3: ~270 s with the inner GMRES on
+the scaled φ block, whose AMG hierarchy was poor). With block-Jacobi/ILU on
+(ξ,c) the outer count grows 5.2 → 7.2 from 1 to 2 ranks (the ILU blocks lose
+the coupling across the rank boundary); ASM with overlap 1 keeps it at 5.3.
+HMIS coarsening with ext+i interpolation was tried in 3D (48³): 37 instead of
+31 GMRES iterations, same time. GAMG on the φ split stops with a PETSc
+"not supported" error inside the wrapper, not pursued.
+
+Session-3 study (scaled rows, load 6-8)::
 
     preconditioner            CPU µs per unknown and step    GMRES per Newton step
                               128²    256²    512²           128²   256²   512²
@@ -18,24 +43,18 @@ step, 6 Newton steps, 1 rank, shared machine at load 6-8, so CPU time):
     fieldsplit_hypre          10.5    11.8    20.6          10.7    14.3   30.2
     schur_selfp_hypre         14.6    19.1     -             8.8    12.2    -
 
-Findings that chose the default:
+Findings from it that still hold:
 
 * Field names matter: PETSc names a one-field split after the field, so the
-  φ split's options are ``fieldsplit_phi_*``. Session 2's ``fieldsplit_1_*``
-  were silently ignored and "hypre on φ" was really GMRES + ILU (which does not
-  scale with the grid: 1024² did not finish two steps in 8 minutes).
-* ``schur_precondition a11`` (precondition the Schur complement with the φ
-  block itself) has the same iteration count as ``selfp`` but skips the
-  sparse triple product: half the CPU time at 256².
-* ILU on (ξ, c) is not the limit: an exact LU there gives the same iteration
-  count (71 vs 73 at 256²); the BoomerAMG V-cycle on the φ block is. It loses
-  quality with the grid, and two V-cycles per application are worse than one,
-  which points at the Galerkin coarse operators of a block whose rows are
-  divided by σ (10⁷ contrast, so it is far from symmetric). An inner GMRES on
-  φ keeps the outer iterations flat, and is the full-size default
-  (``schur_a11_hypre_inner``); its cost per unknown still rises 16 → 19 µs
-  from 256² to 512². Next step: AMG on the unscaled symmetric φ block with
-  the σ scaling applied outside the V-cycle (a shell preconditioner).
+  φ split's options are ``fieldsplit_phi_*`` (``fieldsplit_1_*`` were silently
+  ignored in session 2). The consistent start's SNES has no DM, so a plain
+  split there is named 0/1; :class:`UnscaledRows` gives its split the DMDA,
+  so the names are xi,c / phi in both solves.
+* ``schur_precondition a11`` has the same iteration count as ``selfp`` but
+  skips the sparse triple product.
+* On the scaled rows the BoomerAMG V-cycle loses quality with the grid (24
+  GMRES per Newton at 512²); an inner GMRES hid that at twice the cost. On the
+  unscaled rows one V-cycle suffices.
 """
 from __future__ import annotations
 
