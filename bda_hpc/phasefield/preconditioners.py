@@ -129,7 +129,7 @@ class UnscaledRows:
         for obj in (self.inner, self.unscaled, self.work):
             if obj is not None:
                 obj.destroy()
-        self.inner = self.unscaled = self.work = None
+        self.inner = self.unscaled = self.work = self.scale = None
 
 
 LI_PRECONDITIONERS = {

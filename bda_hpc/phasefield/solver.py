@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 
 import numpy as np
 
@@ -69,6 +70,9 @@ class PhaseFieldSolver:
         self.J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         self._row_scale = None  # the model's row scale as a Vec, made at the first Jacobian if it has one
         self.ts = PETSc.TS().create(comm)
+        # a python PC (preconditioners.UnscaledRows) must be destroyed while Python still runs: a script that
+        # never calls destroy() would otherwise crash at exit, after petsc4py's finalisation
+        self._destroy_ts = weakref.finalize(self, self.ts.destroy)
         self.ts.setOptionsPrefix(prefix)
         self.ts.setDM(grid.da)
         self.ts.setProblemType(PETSc.TS.ProblemType.NONLINEAR)
@@ -286,7 +290,7 @@ class PhaseFieldSolver:
         for v in getattr(self, "_tolerance_vecs", []) + [self._row_scale]:
             if v is not None:
                 v.destroy()
-        self.ts.destroy()
+        self._destroy_ts()
         self.J.destroy()
         self.F.destroy()
         self.u.destroy()
