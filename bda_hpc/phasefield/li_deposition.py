@@ -21,7 +21,9 @@ of a moving front, consuming c_s/c0 = 76 ions per unit ξ, where no ions are
 left; the matching capillary dissolution of convex caps enriches c there. The φ row
 is divided by the cell's own σ(ξ), so that rows in the metal (σ = 1e7 S/m)
 and in the electrolyte (1.19 S/m) are equally well resolved by the
-nonlinear tolerance (unscaled, round-off in the metal rows stalls Newton). Boundaries
+nonlinear tolerance (unscaled, round-off in the metal rows stalls Newton); the
+preconditioner undoes it (:class:`~bda_hpc.phasefield.preconditioners.UnscaledRows`
+via :meth:`LiDeposition.row_scale`), so AMG sees the symmetric σ-Laplacian. Boundaries
 (face values): x-: ξ = 1, φ = φ_applied, zero ion flux; x+: ξ = 0, c = 1,
 φ = 0; zero flux elsewhere.
 
