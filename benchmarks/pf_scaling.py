@@ -29,10 +29,12 @@ Measured (session 4, shared machine, load 2-4): 1024² on 1 rank 278 s in all
 (consistent start 55 s, warm-up step 67 s, 2 timed steps 141 s wall / 106 s
 CPU, 5.2 GMRES per Newton step); 3D 64³ on 1 rank 162 s (27 + 51 + 74 s,
 47 µs CPU per unknown and step), so a 128³ step is ~300 s on 1 rank (estimate)
-and 128³ is for clusters. The quiet-machine strong-scaling run (2D 1024², 3D 64³,
-1 and 2 ranks; about 10-11 minutes on 2 idle cores, an estimate from these runs):
+and 128³ is for clusters; 1024² on 2 ranks 307 s in all (load ~2.7), the same
+31 GMRES iterations as on 1 rank. The quiet-machine strong-scaling run (2D 1024²,
+3D 48³, 1 and 2 ranks; about 9 minutes on 2 idle cores, an estimate from these
+runs; --n3 64 adds about 2 minutes):
 
-    python benchmarks/pf_scaling.py --np 1,2 --n2 1024 --n3 64 --no-weak \
+    python benchmarks/pf_scaling.py --np 1,2 --n2 1024 --n3 48 --no-weak \\
         --json benchmarks/results/pf_scaling_quiet.json
 """
 from __future__ import annotations
