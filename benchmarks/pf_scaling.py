@@ -242,6 +242,7 @@ def main() -> int:
         return pc_study(ranks, [int(x) for x in args.study_grids.split(",")], args.pcs.split(","), args.json)
     n2, n3, steps, dt = (128, 20, 2, 0.001) if args.quick else (1024, 128, 2, 0.001)
     n2, n3, steps = args.n2 or n2, args.n3 or n3, args.steps or steps
+    args.n2, args.n3 = n2, n3  # the summary names its cases by size
     args.pc = args.pc or DEFAULT_PC
     weak_n = args.weak_n2 or n2 // 2
     dims = [int(d) for d in args.dims.split(",")]
