@@ -98,22 +98,24 @@ class UnscaledRows:
         from petsc4py import PETSc
 
         _, P = pc.getOperators()
-        self.scale = P.query(ROW_SCALE)
-        if self.scale is None:
+        scale = P.query(ROW_SCALE)
+        if scale is None:
             raise SolverError("UnscaledRows preconditioner: the matrix carries no row scale (the model has no "
                               "row_scale)", collective=True)
         if self.inner is None:
             self.unscaled = P.duplicate(copy=True)
-            self.work = self.scale.duplicate()
+            self.work = scale.duplicate()
+            self.scale = scale.duplicate()
             self.inner = PETSc.PC().create(pc.comm)
             self.inner.setOptionsPrefix((pc.getOptionsPrefix() or "") + "unscaled_")
             # the grid's DMDA names the fields of a split (xi, c, phi), also for the consistent start's SNES,
             # which has no DM (petsc4py 3.18's PC.getDM crashes there, Vec.getDM drops a reference)
-            self.inner.setDM(self.scale.query(GRID_DM))
+            self.inner.setDM(scale.query(GRID_DM))
             self.inner.setOperators(self.unscaled, self.unscaled)
             self.inner.setFromOptions()
         else:
             P.copy(self.unscaled, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+        scale.copy(self.scale)  # the scale of this matrix, also while a lagged PC is reused at later states
         self.unscaled.diagonalScale(L=self.scale)
         self.inner.setUp()
 
@@ -126,7 +128,7 @@ class UnscaledRows:
             self.inner.view(viewer)
 
     def destroy(self, pc):
-        for obj in (self.inner, self.unscaled, self.work):
+        for obj in (self.inner, self.unscaled, self.work, self.scale):
             if obj is not None:
                 obj.destroy()
         self.inner = self.unscaled = self.work = self.scale = None
