@@ -53,7 +53,8 @@ def vacancy_migration(calc, a0: float, n: int, fmax: float, images: int) -> dict
     band = [initial] + [initial.copy() for _ in range(images)] + [final]
     for image in band:
         image.calc = calc
-    neb = NEB(band, climb=True, allow_shared_calculator=True)
+    # improved tangent is ASE's default; naming it silences ASE's change-of-default warning
+    neb = NEB(band, climb=True, allow_shared_calculator=True, method="improvedtangent")
     neb.interpolate(method="idpp")
     FIRE(neb, logfile=None).run(fmax=max(fmax, 0.01), steps=1000)
     energies = np.array([im.get_potential_energy() for im in band])
