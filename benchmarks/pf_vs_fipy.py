@@ -43,8 +43,9 @@ FIPY_IMPLEMENTS = {
     "interface_mobility", "gradient_coefficient", "barrier_height", "reaction_constant", "transfer_coefficient",
     "electrons", "temperature", "bulk_concentration", "site_density", "diffusivity_electrode",
     "diffusivity_electrolyte", "conductivity_electrode", "conductivity_electrolyte", "applied_potential",
-    "anisotropy", "ion_limit_concentration"}
-SWITCHES = {"anisotropy": 0.0, "ion_limit_concentration": 0.0}  # isotropic; Chen et al.'s rate (no ion limit)
+    "anisotropy", "ion_limit_concentration", "conductivity_li_share"}
+# isotropic; Chen et al.'s rate (no ion limit) and constant electrolyte conductivity (the only one run_fipy has)
+SWITCHES = {"anisotropy": 0.0, "ion_limit_concentration": 0.0, "conductivity_li_share": 0.0}
 REFERENCE_RTOL = 1e-7
 BDA_RTOLS = (1e-2, 1e-3, 1e-4)   # 1e-4 is the stage's default
 SWEEP_TOL = 1e-9                 # FiPy: largest field change between sweeps that ends a step
