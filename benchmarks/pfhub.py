@@ -30,6 +30,11 @@ What ran on the shared 2-core VM (each stopped when time ran out; rerun to conti
   python benchmarks/pfhub.py --cases bm3_L96_dx0.8,bm3_L96_dx0.4,bm3_L192_dx0.8,bm3_L96_dx0.2 --t-end 100
   python benchmarks/pfhub.py --quick --cases bm3_L48_dx0.8,bm3_L48_dx0.4,bm3_L96_dx0.8
   python benchmarks/pfhub.py --assemble
+Late BM1 times need a direct solver: past t ~ 1e5 (BM1a) GMRES + ILU took 250-350 iterations per Newton
+step at the large steps (40 CPU s per step), MUMPS LU 1 (~10 s per step, dt doubling); early on ILU is
+cheaper. Session 4 continued the cases from their checkpoints with
+  PETSC_OPTIONS="-pf_pc_type lu -pf_pc_factor_mat_solver_type mumps" python benchmarks/pfhub.py --cases bm1a
+(BM1a from t = 1.78e5 to 1e6; BM1b from t = 2371 to 1e5, where it was stopped).
 """
 from __future__ import annotations
 
