@@ -98,6 +98,13 @@ def mape(pred, y) -> float:
     return float(100.0 * np.mean(np.abs(np.asarray(pred) - y) / y))
 
 
+def published_test1_mask(lives) -> np.ndarray:
+    """The cells of Severson et al.'s parenthesised primary-test RMSE: test1 without its 148-cycle cell
+    (the shortest-lived), as in Attia et al.'s reproduction."""
+    lives = np.asarray(lives)
+    return lives != lives.min()
+
+
 def fold_indices(n: int, folds: int, seed: int) -> list[np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     return [np.sort(part) for part in np.array_split(order, folds)]

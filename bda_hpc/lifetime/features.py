@@ -67,6 +67,11 @@ def _q_initial(cell: Cell) -> float:
     return float(q[usable[0]])
 
 
+def _q_max(cell: Cell, late: int) -> float:
+    """Largest usable discharge capacity from the first recorded cycle to ``late``."""
+    return float(np.nanmax(_clean_capacity(cell, int(cell.cycle.min()), late)))
+
+
 def _second_reference(early: int, late: int) -> int:
     """A second early cycle for ΔQ (20 for 10/100): later than ``early``, still far from ``late``."""
     return min(2 * early, (early + late) // 2)
@@ -86,10 +91,10 @@ def feature_table(early: int, late: int) -> dict[str, Callable[[Cell], float]]:
         "log_kurt_dq_pearson": lambda c: _log10_abs(stats.kurtosis(_delta_q(c, late, early), fisher=False)),
         "log_var_dq_mid": lambda c: _log10_abs(np.var(_delta_q(c, late, mid))),
         "q_first": _q_first,
-        "q_max_minus_first": lambda c: float(np.nanmax(_clean_capacity(c, int(c.cycle.min()), late))) - _q_first(c),
+        "q_max_minus_first": lambda c: _q_max(c, late) - _q_first(c),
         # Severson et al.'s capacity features: cycle 2 and max over cycles 2..late minus cycle 2
         "q_initial": _q_initial,
-        "q_max_minus_initial": lambda c: float(np.nanmax(_clean_capacity(c, int(c.cycle.min()), late))) - _q_initial(c),
+        "q_max_minus_initial": lambda c: _q_max(c, late) - _q_initial(c),
         "q_late_minus_early": lambda c: _q_window(c, late - 2) - _q_window(c, early),
         "fade_slope_late": lambda c: _fade_slope(c, late - 9, late),
     }

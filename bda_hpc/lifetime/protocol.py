@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .cyclelife import DEFAULT_FEATURES, fold_indices, mape, rmse
+from .cyclelife import DEFAULT_FEATURES, fold_indices, mape, published_test1_mask, rmse
 from .data import read_severson_split
 from .features import feature_matrix
 from .models import DEFAULTS, build_model, member_seeds, predict
@@ -246,7 +246,8 @@ def evaluate_selection(sel: Selection, data_dir: str | Path) -> dict:
         splits[split] = (feature_columns(cells), np.array([c.cycle_life for c in cells]))
     X1, y1 = splits["test1"]
     splits["test1_without_longest"] = (X1[y1 != y1.max()], y1[y1 != y1.max()])
-    splits["test1_published"] = (X1[y1 != y1.min()], y1[y1 != y1.min()])
+    published = published_test1_mask(y1)
+    splits["test1_published"] = (X1[published], y1[published])
     cv = {row["name"]: row for row in sel.table}
     rows = {}
     models = {"chosen": (sel.chosen.feature_set, sel.estimators[sel.chosen.name], cv[sel.chosen.name])}

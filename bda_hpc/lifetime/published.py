@@ -52,7 +52,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from ..errors import ConfigError
-from .cyclelife import mape, rmse
+from .cyclelife import mape, published_test1_mask, rmse
 from .data import read_severson_split
 from .features import feature_matrix
 
@@ -219,7 +219,7 @@ def evaluate_published(rep: Reproduction, data_dir: str | Path) -> Reproduction:
         pred = rep.estimator.predict(feature_matrix(cells, rep.features))
         rep.rmse_cycles[split], rep.mape_percent[split] = rmse(pred, y), mape(pred, y)
         if split == "test1":
-            keep = y != y.min()
+            keep = published_test1_mask(y)
             rep.rmse_cycles["test1_published"] = rmse(pred[keep], y[keep])
             rep.mape_percent["test1_published"] = mape(pred[keep], y[keep])
     return rep
