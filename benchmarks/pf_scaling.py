@@ -31,8 +31,8 @@ CPU, 5.2 GMRES per Newton step); 3D 64³ on 1 rank 162 s (27 + 51 + 74 s,
 47 µs CPU per unknown and step), so a 128³ step is ~300 s on 1 rank (estimate)
 and 128³ is for clusters; 1024² on 2 ranks 307 s in all (load ~2.7), the same
 31 GMRES iterations as on 1 rank. The quiet-machine strong-scaling run (2D 1024²,
-3D 48³, 1 and 2 ranks; about 9 minutes on 2 idle cores, an estimate from these
-runs; --n3 64 adds about 2 minutes):
+3D 48³, 1 and 2 ranks; 8 min 13 s on 2 idle cores on 2026-11-26, figures in
+benchmarks/README.md; --n3 64 adds about 2 minutes, an estimate):
 
     python benchmarks/pf_scaling.py --np 1,2 --n2 1024 --n3 48 --no-weak \\
         --json benchmarks/results/pf_scaling_quiet.json
