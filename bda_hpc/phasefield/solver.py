@@ -66,8 +66,7 @@ class PhaseFieldSolver:
 
         self.u = grid.da.createGlobalVec()
         self.F = self.u.duplicate()
-        self.J = grid.da.createMatrix()
-        self.J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        self.J = self.sparsity.create_matrix(grid)
         self._row_scale = None  # the model's row scale as a Vec, made at the first Jacobian if it has one
         self.ts = PETSc.TS().create(comm)
         # a python PC (preconditioners.UnscaledRows) must be destroyed while Python still runs: a script that
