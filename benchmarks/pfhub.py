@@ -32,9 +32,11 @@ What ran on the shared 2-core VM (each stopped when time ran out; rerun to conti
   python benchmarks/pfhub.py --assemble
 Late BM1 times need a direct solver: past t ~ 1e5 (BM1a) GMRES + ILU took 250-350 iterations per Newton
 step at the large steps (40 CPU s per step), MUMPS LU 1 (~10 s per step, dt doubling); early on ILU is
-cheaper. Session 4 continued the cases from their checkpoints with
+cheaper. A BM1 case therefore switches to MUMPS LU for good after a segment that needed more than
+BM1_DIRECT_AFTER_GMRES_PER_NEWTON GMRES iterations per Newton step (the switch time is kept in the checkpoint
+and the JSON, ``direct_solver_from_t``). Session 4 made the switch by hand, continuing from the checkpoints with
   PETSC_OPTIONS="-pf_pc_type lu -pf_pc_factor_mat_solver_type mumps" python benchmarks/pfhub.py --cases bm1a
-(BM1a from t = 1.78e5 to 1e6; BM1b from t = 2371 to 1e5, where it was stopped).
+(BM1a from t = 1.78e5 to 1e6; BM1b from t = 2371 to 1e5).
 """
 from __future__ import annotations
 
@@ -70,6 +72,10 @@ QUICK = {
     "bm3_L96_dx0.8": ("3", 120, 0.8, 30.0, 1e-3),
 }
 BM1_SNAPSHOT_TIMES = (1e3, 1e4, 1e5, 1e6)  # PFHub 1 asks for c at these times
+# BM1 switches from GMRES + ILU to MUMPS LU for the rest of a case after a segment that needed more GMRES
+# iterations per Newton step than this: late (few, large particles; dt ~ 1e4) ILU took 250-350 (40 CPU s a
+# step) where LU takes ~10 s and lets dt double; early on ILU takes < 20 and is the cheaper one
+BM1_DIRECT_AFTER_GMRES_PER_NEWTON = 60
 
 
 def _segments(t_end: float, bm1: bool) -> list[float]:
@@ -118,22 +124,34 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
         s.set_state(np.stack([fields[f].reshape(grid.own_size) for f in names], axis=-1), state["time"],
                     state["step"], state["dt"])
         curves, wall0, cpu0 = state["curves"], state["wall_s"], state["cpu_s"]
+        direct_from = state.get("direct_from")
     else:
         s.set_state(model.initial_state(grid))
         s.make_consistent()
         curves, wall0, cpu0 = {k: [] for k in ("t", "F", "mass", "tip", "solid_fraction")}, 0.0, 0.0
+        direct_from = None
         _observe(s, grid, model, comm, curves, 0.0, s.u, bm1)
     s.step_callbacks.append(lambda solver, step, t, x: _observe(solver, grid, model, comm, curves, t, x, bm1))
+    if direct_from is not None:
+        _use_direct_solver(s)
     t0, c0 = time.perf_counter(), time.process_time()
     s.begin_run(t_end)
     for target in _segments(t_end, bm1):
         if target <= s.t * (1 + 1e-12):
             continue
+        snes0, ksp0 = s.ts.getSNESIterations(), s.ts.getKSPIterations()
         s.advance(target, 1e-2, max(target / 10, 1e-2) if bm1 else 5.0)
+        per_newton = (s.ts.getKSPIterations() - ksp0) / max(s.ts.getSNESIterations() - snes0, 1)
+        if bm1 and direct_from is None and per_newton > BM1_DIRECT_AFTER_GMRES_PER_NEWTON:
+            direct_from = s.t
+            _use_direct_solver(s)
+            if comm.rank == 0:
+                print(f"{name}: {per_newton:.0f} GMRES per Newton step up to t = {s.t:.4g}; MUMPS LU from here",
+                      flush=True)
         wall = wall0 + time.perf_counter() - t0
         cpu = cpu0 + comm.allreduce(time.process_time() - c0)
         state = {**identity, "time": s.t, "step": s.step, "dt": s.dt, "curves": curves, "wall_s": wall,
-                 "cpu_s": cpu}
+                 "cpu_s": cpu, "direct_from": direct_from}
         write_checkpoint(ckpt, _split(s.state(), names, grid), grid.block(), comm, state)
         snap = [t for t in BM1_SNAPSHOT_TIMES if abs(t - s.t) < 1e-6 * t] if bm1 else ([s.t] if s.t >= t_end else [])
         plane = gather_plane(grid, s.state()[..., 0], comm) if snap else None
@@ -142,7 +160,7 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
                 snapshot_png(run_dir / f"{name}_t{s.t:g}.png", {names[0]: plane}, grid.spacing,
                              f"{name}  t = {s.t:g}")
             out = {"case": name, "model": kind, "grid": [n, n], "dx": dx, "t_end": t_end, "ts_rtol": rtol,
-                   "t_reached": s.t, "complete": s.t >= t_end * (1 - 1e-12), "steps": s.step, "ranks": comm.size,
+                   "t_reached": s.t, "direct_solver_from_t": direct_from, "complete": s.t >= t_end * (1 - 1e-12), "steps": s.step, "ranks": comm.size,
                    "wall_s": wall, "cpu_s": cpu, "machine": os.uname().nodename,
                    "load_avg": os.getloadavg()[0], **{k: v for k, v in curves.items() if v}}
             tmp = curves_path.with_suffix(".tmp")
@@ -150,6 +168,14 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
             os.replace(tmp, curves_path)
     s.destroy()
     grid.destroy()
+
+
+def _use_direct_solver(solver) -> None:
+    ksp = solver.ts.getSNES().getKSP()
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    pc.setFactorSolverType("mumps")
 
 
 def _observe(solver, grid, model, comm, curves, t, x, bm1) -> None:
