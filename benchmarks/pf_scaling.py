@@ -25,17 +25,14 @@ warm-up times, unknowns·steps/s and unknowns·(linear iterations)/s per core;
 (``strong_scaling_efficiency_2_from`` names it), ``full_size_estimates`` the
 1-rank step time at 1024² / 128³ scaled from smaller cases (an estimate).
 
-Measured (session 4, shared machine, load 2-4): 1024² on 1 rank 278 s in all
-(consistent start 55 s, warm-up step 67 s, 2 timed steps 141 s wall / 106 s
-CPU, 5.2 GMRES per Newton step); 3D 64³ on 1 rank 162 s (27 + 51 + 74 s,
-47 µs CPU per unknown and step), so a 128³ step is ~300 s on 1 rank (estimate)
-and 128³ is for clusters; 1024² on 2 ranks 307 s in all (load ~2.7), the same
-31 GMRES iterations as on 1 rank. The quiet-machine strong-scaling run (2D 1024²,
-3D 48³, 1 and 2 ranks; 8 min 13 s on 2 idle cores on 2026-11-26, figures in
-benchmarks/README.md; --n3 64 adds about 2 minutes, an estimate):
+Measured (session 5, quiet 2-core VM, default PC with the exact Jacobian pattern and HMIS BoomerAMG;
+figures and history in benchmarks/README.md): 1024² 2 timed steps 53-58 s on 1 rank, 33-34 s on 2
+(efficiency 0.78-0.88 over three pairs); 128³ (6.3 M unknowns, 18 GB on 1 rank) 233-240 s on 1 rank,
+136-149 s on 2 (0.86, 0.80); weak 512² per rank 0.99. The full run (~17 min on 2 idle cores):
 
-    python benchmarks/pf_scaling.py --np 1,2 --n2 1024 --n3 48 --no-weak \\
-        --json benchmarks/results/pf_scaling_quiet.json
+    python benchmarks/pf_scaling.py --np 1,2 --n2 1024 --n3 128 --no-weak \\
+        --json benchmarks/results/pf_scaling_quiet_s5.json
+    python benchmarks/pf_scaling.py --np 1,2 --no-strong --json benchmarks/results/pf_scaling_quiet_s5_weak.json
 """
 from __future__ import annotations
 
@@ -232,6 +229,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=None, help="timed backward-Euler steps (default 2; quick 2)")
     ap.add_argument("--dims", default="2,3", help="which of the 2D and 3D strong-scaling cases to run")
     ap.add_argument("--no-weak", action="store_true", help="skip the weak-scaling cases")
+    ap.add_argument("--no-strong", action="store_true", help="skip the strong-scaling cases")
     ap.add_argument("--weak-n2", type=int, default=None,
                     help="2D cells per side per rank for weak scaling (default n2/2: 512² per rank)")
     ap.add_argument("--pc", choices=sorted(LI_PRECONDITIONERS), default=None,
@@ -246,7 +244,8 @@ def main() -> int:
     args.pc = args.pc or DEFAULT_PC
     weak_n = args.weak_n2 or n2 // 2
     dims = [int(d) for d in args.dims.split(",")]
-    plan = [("strong", dim, n, np_) for dim, n in ((2, n2), (3, n3)) if dim in dims for np_ in ranks]
+    plan = [] if args.no_strong else [("strong", dim, n, np_) for dim, n in ((2, n2), (3, n3)) if dim in dims
+                                      for np_ in ranks]
     if not args.no_weak:
         plan += [("weak", 2, int(round(weak_n * np_ ** 0.5)), np_) for np_ in ranks]  # the same cells per rank
     cases = []

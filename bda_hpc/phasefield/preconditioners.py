@@ -30,9 +30,21 @@ and 10 GMRES iterations, 45 CPU s (session 3: ~270 s with the inner GMRES on
 the scaled φ block, whose AMG hierarchy was poor). With block-Jacobi/ILU on
 (ξ,c) the outer count grows 5.2 → 7.2 from 1 to 2 ranks (the ILU blocks lose
 the coupling across the rank boundary); ASM with overlap 1 keeps it at 5.3.
-HMIS coarsening with ext+i interpolation was tried in 3D (48³): 37 instead of
-31 GMRES iterations, same time. GAMG on the φ split stops with a PETSc
+HMIS coarsening with ext+i interpolation was tried in 3D (48³, 1 rank, with the
+DMDA's padded matrix): 37 instead of 31 GMRES iterations, same time (session 5
+made it the default, below). GAMG on the φ split stops with a PETSc
 "not supported" error inside the wrapper, not pursued.
+
+Session 5: the Jacobian now holds only the model's coupling pattern (:meth:`Sparsity.create_matrix`; the
+DMDA's matrix had every field's full box stencil, 81 entries per row in 3D where the Li model needs ~21,
+all of them carried through sub-matrix extraction, ILU and AMG), and BoomerAMG uses HMIS / ext+i
+(P_max 4) / one aggressive level. ILU(0) on the smaller pattern is weaker (GMRES per Newton step 5.2 → 6.7
+at 1024², 7.3 at 64³ and 128³; ILU(1) brings 48³ back to 5.3 but costs more time than it saves), each step
+is cheaper: 1024² 16.7 → 9.9 µs CPU per unknown and step, 8.9 → 6.1 GB; 64³ 20.7 → 13.2 s per step, 5.2 →
+2.5 GB, so 128³ (6.3 M unknowns) fits in 18 GB on this 24 GB machine. Falgout coarsening's set-up did
+not speed up at all from 1 to 2 ranks at 64³ (8.5 s of PC set-up on both); with HMIS / ext+i / aggressive
+coarsening 64³ and 512² are as fast or faster on 1 rank and faster on 2 (repeats interleaved: this VM
+varies ±20 % run to run).
 
 Session-3 study (scaled rows, load 6-8)::
 
