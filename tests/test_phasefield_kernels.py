@@ -204,3 +204,27 @@ def test_cahn_hilliard_residual_matches_numpy_twin():
     s.destroy()
     grid.destroy()
     assert np.abs(fast - twin).max() <= 1e-12 * np.abs(twin).max()
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_exact_pattern_matrix_holds_the_dmda_matrix_operator(dim):
+    """The matrix preallocated from the model's coupling table (Krylov/ILU/AMG runs) holds the same Jacobian
+    as the DMDA's box-stencil matrix (LU runs), with at most the coupling table's entries per cell."""
+    from petsc4py import PETSc
+
+    model = _li(dim)
+    grid, s = _solver(model, (6, 5) if dim == 2 else (5, 4, 4), (1.0,) * dim)
+    xdot = _random_state(model, grid, s)
+    exact, box = s.sparsity.create_matrix(grid), grid.da.createMatrix()
+    for mat in (exact, box):
+        s._ijacobian(s.ts, 0.0, s.u, xdot, 3.0, mat, mat)
+    diff = exact.copy()
+    diff.axpy(-1.0, box, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+    assert diff.norm(PETSc.NormType.INFINITY) <= 1e-12 * box.norm(PETSc.NormType.INFINITY)
+    stored = exact.getInfo()["nz_used"]
+    assert stored <= s.sparsity.per_cell * grid.n_owned
+    assert box.getInfo()["nz_used"] > 1.5 * stored
+    for obj in (exact, box, diff, xdot):
+        obj.destroy()
+    s.destroy()
+    grid.destroy()
