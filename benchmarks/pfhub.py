@@ -62,6 +62,10 @@ FULL = {
     # what fits a shared 2-core machine: a 96 quadrant (grid pair) and a 192 quadrant (domain check) to t = 1500
     **{f"bm3_L96_dx{dx:g}": ("3", int(round(96 / dx)), dx, 1500.0, 1e-3) for dx in (0.8, 0.4, 0.2)},
     "bm3_L192_dx0.8": ("3", 240, 0.8, 1500.0, 1e-3),
+    # to t = 1500 at the resolution that converged to t = 100 (Δx = 0.4): the tip (~330 by then at v ~ 0.2) plus
+    # a diffusion length D/v ~ 50 ahead of it fit a 400 quadrant; 1000² cells, an estimated 3-4 CPU hours
+    # (21 CPU s per step from 480² at t < 25, session 5), so a background or cluster run resumed across sessions
+    **{f"bm3_L400_dx{dx:g}": ("3", int(round(400 / dx)), dx, 1500.0, 1e-3) for dx in (0.8, 0.4)},
 }
 QUICK = {
     **{f"bm1{v}": (v, 64, 3.125, 1000.0, 1e-4) for v in "ab"},
@@ -224,6 +228,30 @@ def _compare(ref: dict, other: dict, key: str) -> dict:
             "value_at_end": end_a, "other_at_end": end_b, "rel_diff_at_end": abs(end_b / end_a - 1)}
 
 
+def flat_interface_energy(prm, length: float, h: float) -> dict:
+    """F of one flat Cahn–Hilliard interface across a box of side ``length`` (BM1b's end state, c̄ = 0.5):
+    the discrete 1D equilibrium at spacing h (same energy sum as the solver: cell f, face gradients) and the
+    continuum line energy L·√(2κρ)(c_β − c_α)³/6, an independent reference for F(10⁶)."""
+    from scipy.optimize import minimize
+
+    rho, ca, cb, _, kappa = prm
+    n = int(round(length / h))
+    y = (np.arange(n) + 0.5) * h
+
+    def energy(x):
+        c = x - x.mean() + 0.5  # mass held at the benchmark's mean
+        g = np.diff(c) / h
+        dfdc = 2 * rho * (c - ca) * (cb - c) * (ca + cb - 2 * c)
+        grad = dfdc * h
+        grad[:-1] -= kappa * g
+        grad[1:] += kappa * g
+        return (rho * ((c - ca) * (cb - c)) ** 2).sum() * h + 0.5 * kappa * (g ** 2).sum() * h, grad - grad.mean()
+
+    res = minimize(energy, 0.5 + 0.2 * np.tanh((y - length / 2) / 2), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 20000, "gtol": 1e-12, "ftol": 1e-15})
+    return {"discrete": float(res.fun * length), "continuum": float(length * np.sqrt(2 * kappa * rho) * (cb - ca) ** 3 / 6)}
+
+
 def _settle_time(res: dict, rel: float = 1e-3) -> float:
     """First time after which F stays within ``rel`` of its final value (the last coarsening event)."""
     F = np.asarray(res["F"])
@@ -241,6 +269,14 @@ def assemble(cases: dict, run_dir: Path, json_path: Path) -> int:
         res["mass_drift_rel"] = float(np.max(np.abs(mass - mass[0])) / mass[0])
         res["energy_monotone"] = bool(np.all(np.diff(res["F"]) <= 1e-9 * abs(res["F"][0])))
         res["t_settle"] = _settle_time(res) if res["complete"] else None
+        if v == "b" and res["complete"]:
+            from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
+
+            ref = flat_interface_energy(CahnHilliard("b").prm, res["grid"][0] * res["dx"], res["dx"])
+            res["flat_interface_reference"] = {**ref, "rel_diff_discrete": res["F"][-1] / ref["discrete"] - 1,
+                                               "rel_diff_continuum": res["F"][-1] / ref["continuum"] - 1}
+            print(f"BM1b end state = one flat interface: F {res['F'][-1]:.6f}, discrete 1D equilibrium at this Δx "
+                  f"{ref['discrete']:.6f}, continuum line energy {ref['continuum']:.6f}")
         res["convergence"] = [_compare(res, o, "F") for o in
                               (_load(run_dir, f"bm1{v}_{s}") for s in ("dx0.5", "rtol1e-5")) if o is not None]
         out[f"bm1{v}"] = res
