@@ -164,7 +164,8 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
                 snapshot_png(run_dir / f"{name}_t{s.t:g}.png", {names[0]: plane}, grid.spacing,
                              f"{name}  t = {s.t:g}")
             out = {"case": name, "model": kind, "grid": [n, n], "dx": dx, "t_end": t_end, "ts_rtol": rtol,
-                   "t_reached": s.t, "direct_solver_from_t": direct_from, "complete": s.t >= t_end * (1 - 1e-12), "steps": s.step, "ranks": comm.size,
+                   "t_reached": s.t, "direct_solver_from_t": direct_from, "complete": s.t >= t_end * (1 - 1e-12),
+                   "steps": s.step, "ranks": comm.size,
                    "wall_s": wall, "cpu_s": cpu, "machine": os.uname().nodename,
                    "load_avg": os.getloadavg()[0], **{k: v for k, v in curves.items() if v}}
             tmp = curves_path.with_suffix(".tmp")
@@ -249,7 +250,8 @@ def flat_interface_energy(prm, length: float, h: float) -> dict:
 
     res = minimize(energy, 0.5 + 0.2 * np.tanh((y - length / 2) / 2), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20000, "gtol": 1e-12, "ftol": 1e-15})
-    return {"discrete": float(res.fun * length), "continuum": float(length * np.sqrt(2 * kappa * rho) * (cb - ca) ** 3 / 6)}
+    continuum = length * np.sqrt(2 * kappa * rho) * (cb - ca) ** 3 / 6
+    return {"discrete": float(res.fun * length), "continuum": float(continuum)}
 
 
 def _settle_time(res: dict, rel: float = 1e-3) -> float:

@@ -81,8 +81,9 @@ _SPLIT = {"pc_type": "fieldsplit", "pc_fieldsplit_0_fields": "0,1", "pc_fieldspl
 # coarse grids sparse in 3D and with the σ jumps); HMIS coarsening, ext+i interpolation with at most 4 entries
 # per row and one level of aggressive coarsening: a sparser hierarchy whose set-up also runs in parallel
 # (Falgout's did not speed up at all from 1 to 2 ranks at 64³, session 5)
-_AMG = {f"fieldsplit_phi_pc_hypre_boomeramg_{k}": v for k, v in
-        {"strong_threshold": "0.5", "coarsen_type": "HMIS", "interp_type": "ext+i", "P_max": "4", "agg_nl": "1"}.items()}
+_AMG = {f"fieldsplit_phi_pc_hypre_boomeramg_{k}": v
+        for k, v in {"strong_threshold": "0.5", "coarsen_type": "HMIS", "interp_type": "ext+i", "P_max": "4",
+                     "agg_nl": "1"}.items()}
 _SCHUR = {**_SPLIT, "ksp_type": "fgmres", "pc_fieldsplit_type": "schur", "pc_fieldsplit_schur_fact_type": "full"}
 
 

@@ -92,15 +92,14 @@ class Sparsity:
         from petsc4py import PETSc
 
         lgmap = grid.da.getLGMap()
-        vec = grid.da.createGlobalVec()
-        start, end = vec.getOwnershipRange()
-        n_global = vec.getSize()
-        vec.destroy()
+        n_owned = grid.n_owned * grid.dof
+        n_global = int(np.prod(grid.cells)) * grid.dof
+        start = grid.comm.exscan(n_owned) or 0  # DMDA global rows are numbered rank by rank
+        end = start + n_owned
         lengths = np.diff(self.indptr)
         rows = lgmap.apply(np.repeat(np.arange(lengths.size, dtype=PETSc.IntType), lengths)) - start
         cols = lgmap.apply(self.columns.astype(PETSc.IntType))
         diagonal = (cols >= start) & (cols < end)
-        n_owned = end - start
         # duplicates (boundary columns folded onto the same mirror cell) only over-count a few boundary rows
         d_nnz = np.bincount(rows[diagonal], minlength=n_owned).astype(PETSc.IntType)
         o_nnz = np.bincount(rows[~diagonal], minlength=n_owned).astype(PETSc.IntType)
