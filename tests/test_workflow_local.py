@@ -119,3 +119,17 @@ def test_sweep_runs_side_by_side_and_gathers_a_table(tmp_path, env):
                for i, p in enumerate(spans) for q in spans[i + 1:])
     report = (run / "report" / "report.md").read_text()
     assert "![s_sweep.h5: each result against each swept key](s_sweep.png)" in report
+
+
+def test_a_failed_sweep_case_does_not_stop_the_others(tmp_path, env):
+    """One core, so the cases run one after another: the first fails, the rest still run (as a SLURM job array
+    would run them) and the stage ends failed without a gather. The design loop relies on this."""
+    toy_config(tmp_path, "s", value=1.0)
+    sweep = '[stage.sweep]\nmode = "list"\nvalues = { "toy.fail" = [true, false, false] }\n'
+    spec = write_pipeline(tmp_path, [toy_stage("s", extra=sweep)], "cores = 1")
+    run = tmp_path / "run"
+    out = driver(["run", spec, "--run-dir", run, "--no-report"], env)
+    assert out.returncode == 1
+    states = [json.loads((run / "state" / f"s.case-{i:04d}.json").read_text())["status"] for i in range(3)]
+    assert states == ["failed", "done", "done"]
+    assert not (run / "s" / "s_sweep.h5").exists()

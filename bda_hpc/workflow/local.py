@@ -170,10 +170,11 @@ class LocalExecutor:
             self._settle(part.stage, progress)
 
     def _settle(self, stage: PlannedStage, progress: StageProgress) -> None:
-        if progress.running or (progress.pending and not progress.failed):
+        # a failed case does not stop the other cases of its sweep (a SLURM job array runs them all): whether
+        # they ran must not depend on whether a sibling was still running when it failed
+        if progress.running or progress.pending:
             return
         if progress.failed:
-            progress.pending.clear()
             self.status[stage.name] = FAILED
         elif not progress.gathered:
             progress.pending.append(Part(stage, gather=True))
