@@ -1,8 +1,12 @@
 """How to start N MPI ranks here: the mpiexec command line with the flags this MPI needs.
 
 Open MPI refuses to run as root without ``--allow-run-as-root`` and more ranks
-than cores without ``--oversubscribe``; MPICH needs neither. Tests, the
-Makefile and the local executor all build their command lines here.
+than cores without ``--oversubscribe``; MPICH needs neither. Open MPI also pins
+rank i to core i of the machine, whatever else runs: two 2-rank launches side
+by side then share cores 0 and 1 while the others idle, so launches that share
+a machine (the local executor's concurrent stages) ask for ``bind=False``;
+MPICH's Hydra binds nothing unless asked. Tests, the Makefile and the local
+executor all build their command lines here.
 
 ``python -m bda_hpc.launch -n 2`` prints the prefix for shell use.
 """
@@ -46,8 +50,12 @@ def launch_environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def mpiexec_command(nranks: int, mpiexec: str | None = None, oversubscribe: bool = True) -> list[str]:
-    """``[mpiexec, flags..., -n, N]``; append the program and its arguments."""
+def mpiexec_command(nranks: int, mpiexec: str | None = None, oversubscribe: bool = True,
+                    bind: bool = True) -> list[str]:
+    """``[mpiexec, flags..., -n, N]``; append the program and its arguments.
+
+    ``bind=False`` leaves the ranks to the OS scheduler (for launches that share the machine).
+    """
     exe = mpiexec or os.environ.get("BDA_HPC_MPIEXEC") or shutil.which("mpiexec") or "mpiexec"
     cmd = [exe]
     if mpi_flavour(exe) == "openmpi":
@@ -55,6 +63,8 @@ def mpiexec_command(nranks: int, mpiexec: str | None = None, oversubscribe: bool
             cmd.append("--allow-run-as-root")
         if oversubscribe:
             cmd.append("--oversubscribe")
+        if not bind:
+            cmd += ["--bind-to", "none"]
     cmd += ["-n", str(nranks)]
     return cmd
 

@@ -72,7 +72,10 @@ def missing_outputs(stage: PlannedStage, case: int | None) -> str:
 
 def stage_command(stage: PlannedStage, case: int | None) -> list[str]:
     argv = stage.case_argv(case)
-    return mpiexec_command(stage.ranks) + argv if stage.ranks > 1 else argv
+    # inside a SLURM allocation Open MPI pins ranks to the cores SLURM gave the job; the local executor runs
+    # stages side by side, where Open MPI would pin each of them to the machine's same first cores
+    in_allocation = "SLURM_JOB_ID" in os.environ
+    return mpiexec_command(stage.ranks, bind=in_allocation) + argv if stage.ranks > 1 else argv
 
 
 def _run_stage(stage: PlannedStage, case: int | None, log: Path) -> tuple[int, str]:
