@@ -16,7 +16,7 @@ from numba import njit
 
 from .model import Model
 from .sparsity import POINT, STAR
-from .stencil import first_axis, laplacian, oidx
+from .stencil import first_axis, laplacian, oidx, unit_step
 
 # parameter vector layout
 RHO, CA, CB, MOB, KAPPA = range(5)
@@ -58,7 +58,7 @@ def ch_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                 vals[rm + slot[1, oidx(0, 0, 0), 1]] += 1.0
                 vals[rm + slot[1, oidx(0, 0, 0), 0]] -= _fsecond(u[gk, gj, gi, 0], p)
                 for ax in range(first_axis(dim), 3):
-                    dz, dy, dx = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+                    dz, dy, dx = unit_step(ax)
                     w = 1.0 / h[ax] ** 2
                     for s in (-1, 1):
                         vals[rc + slot[0, oidx(s * dz, s * dy, s * dx), 1]] -= p[MOB] * w

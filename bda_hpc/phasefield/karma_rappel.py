@@ -26,6 +26,7 @@ from .stencil import (
     first_axis,
     laplacian,
     oidx,
+    unit_step,
 )
 
 W0, EPS4, TAU0, DIFF, LAMBDA = range(5)
@@ -39,7 +40,7 @@ def _source(phi, u, lam):
 
 @njit(cache=True)
 def kr_residual(u, udot, F, p, h, off, dim):
-    g = np.empty(3)
+    g, grad, hess = np.empty(3), np.empty(3), np.empty((3, 3))  # central gradient; scratch of the flux
     for k in range(F.shape[0]):
         for j in range(F.shape[1]):
             for i in range(F.shape[2]):
@@ -47,14 +48,14 @@ def kr_residual(u, udot, F, p, h, off, dim):
                 central_gradient(u, PHI, gk, gj, gi, h, dim, g)
                 f, _ = cubic_factor(g, p[EPS4])
                 pd = udot[k, j, i, PHI]
-                div = aniso_divergence(u, PHI, gk, gj, gi, h, dim, p[W0], p[EPS4])
+                div = aniso_divergence(u, PHI, gk, gj, gi, h, dim, p[W0], p[EPS4], grad, hess)
                 F[k, j, i, PHI] = p[TAU0] * f * f * pd - _source(u[gk, gj, gi, PHI], u[gk, gj, gi, U], p[LAMBDA]) - div
                 F[k, j, i, U] = udot[k, j, i, U] - p[DIFF] * laplacian(u, U, gk, gj, gi, h, dim) - 0.5 * pd
 
 
 @njit(cache=True)
 def kr_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
-    g = np.empty(3)
+    g, grad, hess = np.empty(3), np.empty(3), np.empty((3, 3))  # central gradient; scratch of the flux
     centre = oidx(0, 0, 0)
     lam = p[LAMBDA]
     for k in range(row_start.shape[0]):
@@ -73,14 +74,14 @@ def kr_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                 # τ(n) depends on the central gradient: ∂τ/∂p_b · (±1 / 2h_b) at the ± neighbours
                 for b in range(first_axis(dim), 3):
                     w = p[TAU0] * 2.0 * f * df[b] * pd / (2.0 * h[b])
-                    ez, ey, ex = (b == 0) * 1, (b == 1) * 1, (b == 2) * 1
+                    ez, ey, ex = unit_step(b)
                     vals[r0 + slot[PHI, oidx(ez, ey, ex), PHI]] += w
                     vals[r0 + slot[PHI, oidx(-ez, -ey, -ex), PHI]] -= w
-                aniso_divergence_jac(u, PHI, gk, gj, gi, h, dim, p[W0], p[EPS4], -1.0, vals, r0, slot, PHI)
+                aniso_divergence_jac(u, PHI, gk, gj, gi, h, dim, p[W0], p[EPS4], -1.0, vals, r0, slot, PHI, grad, hess)
                 vals[r1 + slot[U, centre, U]] += shift
                 vals[r1 + slot[U, centre, PHI]] -= 0.5 * shift
                 for ax in range(first_axis(dim), 3):
-                    dz, dy, dx = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+                    dz, dy, dx = unit_step(ax)
                     w = p[DIFF] / h[ax] ** 2
                     vals[r1 + slot[U, oidx(dz, dy, dx), U]] -= w
                     vals[r1 + slot[U, oidx(-dz, -dy, -dx), U]] -= w

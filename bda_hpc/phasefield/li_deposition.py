@@ -38,7 +38,7 @@ from numba import njit
 
 from .model import Model
 from .sparsity import BOX, NONE, POINT, STAR
-from .stencil import aniso_divergence, aniso_divergence_jac, aniso_energy, first_axis, oidx
+from .stencil import aniso_divergence, aniso_divergence_jac, aniso_energy, first_axis, oidx, unit_step
 
 # parameter vector layout (the kernels read these positions)
 (L_SIGMA, KAPPA, W_BARRIER, DELTA, L_ETA, ALPHA, RATIO_CS, D_S, D_L, SIG_S, SIG_L, POISSON, ION_LIMIT,
@@ -131,6 +131,7 @@ def ion_limit(c, k):
 def li_residual(u, udot, F, p, h, off, dim):
     nz, ny, nx = F.shape[0], F.shape[1], F.shape[2]
     eps0 = np.sqrt(p[KAPPA])
+    grad, hess = np.empty(3), np.empty((3, 3))  # scratch of the anisotropic flux
     for k in range(nz):
         for j in range(ny):
             for i in range(nx):
@@ -139,13 +140,13 @@ def li_residual(u, udot, F, p, h, off, dim):
                 xid = udot[k, j, i, XI]
                 gp = 2.0 * p[W_BARRIER] * xi * (1.0 - xi) * (1.0 - 2.0 * xi)
                 bv = np.exp((1.0 - p[ALPHA]) * phi) - c * np.exp(-p[ALPHA] * phi)
-                div = aniso_divergence(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA])
+                div = aniso_divergence(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], grad, hess)
                 rate = -p[L_SIGMA] * (gp - div) - p[L_ETA] * _dh(xi) * bv
                 F[k, j, i, XI] = xid - ion_limit(c, p[ION_LIMIT])[0] * rate
                 ion = 0.0
                 cur = 0.0
                 for ax in range(first_axis(dim), 3):
-                    ez, ey, ex = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+                    ez, ey, ex = unit_step(ax)
                     for s in (-1, 1):
                         nk, nj, ni = gk + s * ez, gj + s * ey, gi + s * ex
                         hn = _h(u[nk, nj, ni, XI])
@@ -165,6 +166,7 @@ def li_residual(u, udot, F, p, h, off, dim):
 def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
     nz, ny, nx = row_start.shape[0], row_start.shape[1], row_start.shape[2]
     eps0 = np.sqrt(p[KAPPA])
+    grad, hess = np.empty(3), np.empty((3, 3))  # scratch of the anisotropic flux
     centre = oidx(0, 0, 0)
     for k in range(nz):
         for j in range(ny):
@@ -176,14 +178,15 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                 eb = np.exp(-p[ALPHA] * phi)
                 gp = 2.0 * p[W_BARRIER] * xi * (1.0 - xi) * (1.0 - 2.0 * xi)
                 gpp = 2.0 * p[W_BARRIER] * (1.0 - 6.0 * xi + 6.0 * xi * xi)
-                div = aniso_divergence(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA])
+                div = aniso_divergence(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], grad, hess)
                 rate = -p[L_SIGMA] * (gp - div) - p[L_ETA] * _dh(xi) * (ea - c * eb)
                 f, df = ion_limit(c, p[ION_LIMIT])
                 # F_ξ = ξ̇ - f(c) rate: the derivatives of -rate scaled by f, plus -rate f'(c) in the c column
                 vals[r0 + slot[XI, centre, XI]] += shift + f * (p[L_SIGMA] * gpp + p[L_ETA] * _d2h(xi) * (ea - c * eb))
                 vals[r0 + slot[XI, centre, C]] += -f * p[L_ETA] * _dh(xi) * eb - rate * df
                 vals[r0 + slot[XI, centre, PHI]] += f * p[L_ETA] * _dh(xi) * ((1.0 - p[ALPHA]) * ea + p[ALPHA] * c * eb)
-                aniso_divergence_jac(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], -f * p[L_SIGMA], vals, r0, slot, XI)
+                aniso_divergence_jac(u, XI, gk, gj, gi, h, dim, eps0, p[DELTA], -f * p[L_SIGMA], vals, r0, slot, XI,
+                                     grad, hess)
                 vals[r1 + slot[C, centre, C]] += shift
                 vals[r1 + slot[C, centre, XI]] += p[RATIO_CS] * shift
                 hc = _h(xi)
@@ -192,7 +195,7 @@ def li_jacobian(u, udot, shift, vals, row_start, slot, p, h, off, dim):
                 cur = 0.0  # Σ σ_face Δφ / h², for the derivative of the 1/σ(ξ) row scaling
                 vals[r2 + slot[PHI, centre, XI]] += p[POISSON] * shift * inv_sig
                 for ax in range(first_axis(dim), 3):
-                    ez, ey, ex = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+                    ez, ey, ex = unit_step(ax)
                     w = 1.0 / h[ax]
                     for s in (-1, 1):
                         nk, nj, ni = gk + s * ez, gj + s * ey, gi + s * ex

@@ -40,23 +40,16 @@ def cubic_hessian(p, eps0, delta, H):
     C = 0.5 * eps0 * eps0 * (1.0 - 3.0 * delta) ** 2
     k = 4.0 * delta / (1.0 - 3.0 * delta)
     r2 = p[0] * p[0] + p[1] * p[1] + p[2] * p[2]
-    n = np.empty(3)
     if r2 < 1e-30:
-        # H is degree-0 homogeneous: any direction is a valid limit, take the x axis
-        n[0] = 0.0
-        n[1] = 0.0
-        n[2] = 1.0
+        n = (0.0, 0.0, 1.0)  # H is degree-0 homogeneous: any direction is a valid limit, take the x axis
     else:
         rinv = 1.0 / np.sqrt(r2)
-        for a in range(3):
-            n[a] = p[a] * rinv
+        n = (p[0] * rinv, p[1] * rinv, p[2] * rinv)
     # in terms of the unit normal (r = 1): u = Σ n⁴, u_i = 4 n_i³ - 4 u n_i,
     # u_ij = δ_ij (12 n_i² - 4 u) - 16 (n_i³ n_j + n_j³ n_i) + 24 u n_i n_j
     s4 = n[0] ** 4 + n[1] ** 4 + n[2] ** 4
     g = 1.0 + k * s4
-    ui = np.empty(3)
-    for a in range(3):
-        ui[a] = 4.0 * n[a] ** 3 - 4.0 * s4 * n[a]
+    ui = (4.0 * n[0] ** 3 - 4.0 * s4 * n[0], 4.0 * n[1] ** 3 - 4.0 * s4 * n[1], 4.0 * n[2] ** 3 - 4.0 * s4 * n[2])
     for a in range(3):
         for b in range(3):
             uab = -16.0 * (n[a] ** 3 * n[b] + n[b] ** 3 * n[a]) + 24.0 * s4 * n[a] * n[b]
@@ -69,30 +62,31 @@ def cubic_hessian(p, eps0, delta, H):
 
 @njit(cache=True)
 def cubic_factor(p, delta):
-    """ε(n)/ε0 and its gradient with respect to p (zero gradient at p = 0)."""
+    """ε(n)/ε0 and its gradient with respect to p as a 3-tuple (zero gradient at p = 0)."""
     k = 4.0 * delta / (1.0 - 3.0 * delta)
     r2 = p[0] * p[0] + p[1] * p[1] + p[2] * p[2]
-    grad = np.zeros(3)
     if r2 < 1e-30:
-        return (1.0 - 3.0 * delta) * (1.0 + k), grad
+        return (1.0 - 3.0 * delta) * (1.0 + k), (0.0, 0.0, 0.0)
     r4 = r2 * r2
     s4 = p[0] ** 4 + p[1] ** 4 + p[2] ** 4
-    for a in range(3):
-        grad[a] = (1.0 - 3.0 * delta) * k * (4.0 * p[a] ** 3 / r4 - 4.0 * s4 * p[a] / (r4 * r2))
+    c = (1.0 - 3.0 * delta) * k
+    grad = (c * (4.0 * p[0] ** 3 / r4 - 4.0 * s4 * p[0] / (r4 * r2)),
+            c * (4.0 * p[1] ** 3 / r4 - 4.0 * s4 * p[1] / (r4 * r2)),
+            c * (4.0 * p[2] ** 3 / r4 - 4.0 * s4 * p[2] / (r4 * r2)))
     return (1.0 - 3.0 * delta) * (1.0 + k * s4 / r4), grad
 
 
-@njit(cache=True)
-def _step(ax):
-    e = np.zeros(3, dtype=np.int64)
-    e[ax] = 1
-    return e
+@njit(cache=True, inline="always")
+def unit_step(ax):
+    """(dz, dy, dx) of one cell along array axis ax; a tuple, since a heap array per call in the cell loops
+    cost more than the arithmetic (session 6)."""
+    return (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
 
 
 @njit(cache=True)
 def face_gradient(u, f, k, j, i, ax, h, dim, p):
     """Gradient of field f on the face between cell (k, j, i) and its + neighbour along axis ax."""
-    e = _step(ax)
+    e = unit_step(ax)
     p[0] = 0.0
     p[1] = 0.0
     p[2] = 0.0
@@ -100,7 +94,7 @@ def face_gradient(u, f, k, j, i, ax, h, dim, p):
     for b in range(first_axis(dim), 3):
         if b == ax:
             continue
-        t = _step(b)
+        t = unit_step(b)
         p[b] = (u[k + t[0], j + t[1], i + t[2], f] + u[k + e[0] + t[0], j + e[1] + t[1], i + e[2] + t[2], f]
                 - u[k - t[0], j - t[1], i - t[2], f]
                 - u[k + e[0] - t[0], j + e[1] - t[1], i + e[2] - t[2], f]) / (4.0 * h[b])
@@ -112,7 +106,7 @@ def central_gradient(u, f, k, j, i, h, dim, p):
     p[1] = 0.0
     p[2] = 0.0
     for b in range(first_axis(dim), 3):
-        t = _step(b)
+        t = unit_step(b)
         p[b] = (u[k + t[0], j + t[1], i + t[2], f] - u[k - t[0], j - t[1], i - t[2], f]) / (2.0 * h[b])
 
 
@@ -121,19 +115,17 @@ def laplacian(u, f, k, j, i, h, dim):
     """Five- (seven-) point Laplacian of field f at cell (k, j, i)."""
     lap = 0.0
     for ax in range(first_axis(dim), 3):
-        dk, dj, di = (ax == 0) * 1, (ax == 1) * 1, (ax == 2) * 1
+        dk, dj, di = unit_step(ax)
         lap += (u[k + dk, j + dj, i + di, f] - 2.0 * u[k, j, i, f] + u[k - dk, j - dj, i - di, f]) / h[ax] ** 2
     return lap
 
 
 @njit(cache=True)
-def aniso_divergence(u, f, k, j, i, h, dim, eps0, delta):
-    """∇·q of field f at cell (k, j, i)."""
-    p = np.empty(3)
-    H = np.empty((3, 3))
+def aniso_divergence(u, f, k, j, i, h, dim, eps0, delta, p, H):
+    """∇·q of field f at cell (k, j, i); p (3) and H (3×3) are the caller's scratch arrays."""
     div = 0.0
     for ax in range(first_axis(dim), 3):
-        e = _step(ax)
+        e = unit_step(ax)
         for side in range(2):
             s = 1.0 if side == 1 else -1.0
             bk, bj, bi = k - (1 - side) * e[0], j - (1 - side) * e[1], i - (1 - side) * e[2]
@@ -145,12 +137,11 @@ def aniso_divergence(u, f, k, j, i, h, dim, eps0, delta):
 
 
 @njit(cache=True)
-def aniso_divergence_jac(u, f, k, j, i, h, dim, eps0, delta, coef, vals, base, slot, r):
-    """Add coef · ∂(∇·q)/∂u_f at the box neighbours of (k, j, i) into row r (starting at vals[base])."""
-    p = np.empty(3)
-    H = np.empty((3, 3))
+def aniso_divergence_jac(u, f, k, j, i, h, dim, eps0, delta, coef, vals, base, slot, r, p, H):
+    """Add coef · ∂(∇·q)/∂u_f at the box neighbours of (k, j, i) into row r (starting at vals[base]);
+    p (3) and H (3×3) are the caller's scratch arrays."""
     for ax in range(first_axis(dim), 3):
-        e = _step(ax)
+        e = unit_step(ax)
         for side in range(2):
             s = 1.0 if side == 1 else -1.0
             lo = side - 1  # offset of the face's lower cell relative to (k, j, i): -1 or 0
@@ -164,7 +155,7 @@ def aniso_divergence_jac(u, f, k, j, i, h, dim, eps0, delta, coef, vals, base, s
             for b in range(first_axis(dim), 3):
                 if b == ax:
                     continue
-                t = _step(b)
+                t = unit_step(b)
                 c = w * H[ax, b] / (4.0 * h[b])
                 for d in range(2):  # lower cell and upper cell of the face
                     oz, oy, ox = (lo + d) * e[0], (lo + d) * e[1], (lo + d) * e[2]
