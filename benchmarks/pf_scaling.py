@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -169,13 +170,23 @@ def write_sbatch(ranks: list[int], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _walls(cases: list[dict], kind: str, dim: int, ranks: int) -> list[float]:
+    return [c["wall_s"] for c in cases if c["kind"] == kind and c["dim"] == dim and c["ranks"] == ranks]
+
+
 def _efficiency(cases: list[dict], kind: str, dim: int) -> float | None:
-    """Strong: T1 / (2 T2); weak: T1 / T2 (same work per rank)."""
-    by_ranks = {c["ranks"]: c for c in cases if c["kind"] == kind and c["dim"] == dim}
-    if 1 not in by_ranks or 2 not in by_ranks:
+    """Strong: T1 / (2 T2); weak: T1 / T2 (same work per rank); T = the median over --repeat runs."""
+    t1, t2 = _walls(cases, kind, dim, 1), _walls(cases, kind, dim, 2)
+    if not t1 or not t2:
         return None
-    ratio = by_ranks[1]["wall_s"] / by_ranks[2]["wall_s"]
+    ratio = statistics.median(t1) / statistics.median(t2)
     return ratio / 2 if kind == "strong" else ratio
+
+
+def _pair_efficiencies(cases: list[dict], kind: str, dim: int) -> list[float]:
+    """The efficiency of each repeat's own 1- and 2-rank runs (the spread the VM's noise gives)."""
+    pairs = zip(_walls(cases, kind, dim, 1), _walls(cases, kind, dim, 2))
+    return [t1 / t2 / (2 if kind == "strong" else 1) for t1, t2 in pairs]
 
 
 def _full_size_estimates(cases: list[dict]) -> dict:
@@ -199,11 +210,13 @@ def _write_summary(args, steps: int, cases: list[dict]) -> dict:
     out = {"benchmark": "pf_scaling", "quick": args.quick, "pc": args.pc, "steps": steps,
            "measure": "per-step strong scaling: the same consistent start and warm-up step from the same initial "
                       "state, then --steps backward-Euler steps of 1 ms, timed (wall, max CPU over ranks); "
-                      "efficiency = T1 / (2 T2) by wall time",
+                      "efficiency = T1 / (2 T2) by wall time, each T the median of the --repeat runs",
            "machine": os.uname().nodename, "cores": os.cpu_count(), "load_avg": os.getloadavg(),
            "strong_scaling_efficiency_2": min(eff.values()) if eff else None,
            "strong_scaling_efficiency_2_from": min(eff, key=eff.get) if eff else None,
            "strong_efficiency_by_case": eff, "weak_scaling_efficiency_2": _efficiency(cases, "weak", 2),
+           "repeats": args.repeat, "strong_efficiency_per_repeat": {
+               f"{d}D {n}^{d}": _pair_efficiencies(cases, "strong", d) for d, n in ((2, args.n2), (3, args.n3))},
            "full_size_estimates": _full_size_estimates(cases), "cases": cases}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=1))
@@ -232,6 +245,9 @@ def main() -> int:
     ap.add_argument("--no-strong", action="store_true", help="skip the strong-scaling cases")
     ap.add_argument("--weak-n2", type=int, default=None,
                     help="2D cells per side per rank for weak scaling (default n2/2: 512² per rank)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the whole plan this many times, interleaved (1, 2, 1, 2, ... ranks), and take medians: "
+                         "a VM's speed drifts by tens of percent between runs minutes apart")
     ap.add_argument("--pc", choices=sorted(LI_PRECONDITIONERS), default=None,
                     help=f"preconditioner (see --pc-study; default {DEFAULT_PC}: the same solver on every rank count)")
     args = ap.parse_args()
@@ -248,6 +264,7 @@ def main() -> int:
                                       for np_ in ranks]
     if not args.no_weak:
         plan += [("weak", 2, int(round(weak_n * np_ ** 0.5)), np_) for np_ in ranks]  # the same cells per rank
+    plan *= args.repeat
     cases = []
     t_start = time.perf_counter()
     for kind, dim, n, np_ in plan:
