@@ -25,13 +25,14 @@ warm-up times, unknowns·steps/s and unknowns·(linear iterations)/s per core;
 (``strong_scaling_efficiency_2_from`` names it), ``full_size_estimates`` the
 1-rank step time at 1024² / 128³ scaled from smaller cases (an estimate).
 
-Measured (session 5, quiet 2-core VM, default PC with the exact Jacobian pattern and HMIS BoomerAMG;
-figures and history in benchmarks/README.md): 1024² 2 timed steps 53-58 s on 1 rank, 33-34 s on 2
-(efficiency 0.78-0.88 over three pairs); 128³ (6.3 M unknowns, 18 GB on 1 rank) 233-240 s on 1 rank,
-136-149 s on 2 (0.86, 0.80); weak 512² per rank 0.99. The full run (~17 min on 2 idle cores):
+Measured (session 6, quiet 2-core VM, default PC, allocation-free kernels; figures and history in
+benchmarks/README.md): 1024² 2 timed steps 38-54 s on 1 rank, 24-27 s on 2 (four interleaved pairs,
+efficiency 0.80 from the medians, 0.71-1.06 per pair); 128³ (6.3 M unknowns, 18 GB on 1 rank) 206 s on
+1 rank, 114 s on 2 (0.90); weak 512² per rank 0.99 (session 5). The runs (~25 min on 2 idle cores):
 
-    python benchmarks/pf_scaling.py --np 1,2 --n2 1024 --n3 128 --no-weak \\
-        --json benchmarks/results/pf_scaling_quiet_s5.json
+    python benchmarks/pf_scaling.py --np 1,2 --dims 2 --no-weak --repeat 4 \\
+        --json benchmarks/results/pf_scaling_quiet_s6_2d_repeat4.json
+    python benchmarks/pf_scaling.py --np 1,2 --dims 3 --no-weak --json benchmarks/results/pf_scaling_quiet_s6_3d.json
     python benchmarks/pf_scaling.py --np 1,2 --no-strong --json benchmarks/results/pf_scaling_quiet_s5_weak.json
 """
 from __future__ import annotations
