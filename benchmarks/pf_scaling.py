@@ -175,19 +175,23 @@ def _walls(cases: list[dict], kind: str, dim: int, ranks: int) -> list[float]:
     return [c["wall_s"] for c in cases if c["kind"] == kind and c["dim"] == dim and c["ranks"] == ranks]
 
 
+def _efficiency_1_to_2(t1: float, t2: float, kind: str) -> float:
+    """Strong: T1 / (2 T2); weak: T1 / T2 (same work per rank)."""
+    return t1 / t2 / (2 if kind == "strong" else 1)
+
+
 def _efficiency(cases: list[dict], kind: str, dim: int) -> float | None:
-    """Strong: T1 / (2 T2); weak: T1 / T2 (same work per rank); T = the median over --repeat runs."""
+    """The efficiency of the median 1- and 2-rank walls over the --repeat runs."""
     t1, t2 = _walls(cases, kind, dim, 1), _walls(cases, kind, dim, 2)
     if not t1 or not t2:
         return None
-    ratio = statistics.median(t1) / statistics.median(t2)
-    return ratio / 2 if kind == "strong" else ratio
+    return _efficiency_1_to_2(statistics.median(t1), statistics.median(t2), kind)
 
 
 def _pair_efficiencies(cases: list[dict], kind: str, dim: int) -> list[float]:
     """The efficiency of each repeat's own 1- and 2-rank runs (the spread the VM's noise gives)."""
     pairs = zip(_walls(cases, kind, dim, 1), _walls(cases, kind, dim, 2))
-    return [t1 / t2 / (2 if kind == "strong" else 1) for t1, t2 in pairs]
+    return [_efficiency_1_to_2(t1, t2, kind) for t1, t2 in pairs]
 
 
 def _full_size_estimates(cases: list[dict]) -> dict:

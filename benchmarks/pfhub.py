@@ -63,8 +63,8 @@ FULL = {
     **{f"bm3_L96_dx{dx:g}": ("3", int(round(96 / dx)), dx, 1500.0, 1e-3) for dx in (0.8, 0.4, 0.2)},
     "bm3_L192_dx0.8": ("3", 240, 0.8, 1500.0, 1e-3),
     # to t = 1500 at the resolution that converged to t = 100 (Δx = 0.4): the tip (~330 by then at v ~ 0.2) plus
-    # a diffusion length D/v ~ 50 ahead of it fit a 400 quadrant; 1000² cells, an estimated 4-6 CPU hours
-    # (session 5: t = 25 in 18 steps, 536 CPU s at nice 19 beside two runs), a run resumed across sessions
+    # a diffusion length D/v ~ 50 ahead of it fit a 400 quadrant; Δx 0.4 is 1000² cells, a run resumed across
+    # sessions (t = 325 after 3004 CPU s; Δx 0.8 went to t = 1500 in 1450 CPU s, session 6)
     **{f"bm3_L400_dx{dx:g}": ("3", int(round(400 / dx)), dx, 1500.0, 1e-3) for dx in (0.8, 0.4)},
 }
 QUICK = {

@@ -1,4 +1,5 @@
 """Launch lines: ranks of launches that share the machine are not pinned onto the same cores."""
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ AFFINITY = "import os; print(sorted(os.sched_getaffinity(0)))"
 def _launched_affinity(**kwargs) -> list[int]:
     out = subprocess.run(mpiexec_command(1, **kwargs) + [sys.executable, "-c", AFFINITY], capture_output=True,
                          text=True, timeout=60, env=launch_environment(), check=True).stdout
-    return eval(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to tell pinned from free")
