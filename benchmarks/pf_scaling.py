@@ -115,8 +115,10 @@ def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = DEFAUL
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     cmd = mpiexec_command(np_) + [sys.executable, __file__, "--worker", str(dim), str(n), str(steps), str(dt), pc]
+    steal0 = _steal_seconds()
     # stderr (the per-step progress lines, PETSc errors) goes straight to the terminal
     r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    steal1 = _steal_seconds()
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
     if r.returncode != 0 or not line:
         raise SystemExit(f"case np={np_} dim={dim} n={n} pc={pc} failed (exit {r.returncode}; its messages are "
@@ -126,7 +128,18 @@ def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = DEFAUL
     res["unknowns_linear_its_per_s_per_core"] = res["unknowns"] * res["linear_its"] / res["wall_s"] / np_
     res["linear_its_per_newton"] = res["linear_its"] / max(res["newton_its"], 1)
     res["cpu_us_per_unknown_step"] = 1e6 * res["cpu_s"] * np_ / (res["unknowns"] * res["steps"])
+    res["steal_s_all_cpus"] = None if steal0 is None else steal1 - steal0
     return res
+
+
+def _steal_seconds() -> float | None:
+    """CPU time the hypervisor gave to other guests, summed over this VM's CPUs (Linux /proc/stat; None
+    elsewhere): over a whole case (start-up included), it tells a slow run on a busy host from a slow solver."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if fields[0] == "cpu" and len(fields) > 8 else None
 
 
 def pc_study(ranks: list[int], grids: list[int], pcs: list[str], json_path: str) -> int:
@@ -279,7 +292,7 @@ def main() -> int:
         print(f"{kind:6s} {dim}D n={n:5d} ranks={np_:3d} wall={res['wall_s']:8.2f}s cpu={res['cpu_s']:8.2f}s "
               f"newton={res['newton_its']:3d} gmres={res['linear_its']:4d} "
               f"unknowns*steps/s/core={res['throughput_per_core']:.3g} start={res['init_wall_s']:.1f}s "
-              f"warm-up={res['warmup_wall_s']:.1f}s "
+              f"warm-up={res['warmup_wall_s']:.1f}s steal={res['steal_s_all_cpus']}s "
               f"[{time.perf_counter() - t_start:.0f}s since start]", flush=True)
         _write_summary(args, steps, cases)  # after every case: a stopped run keeps what it measured
     eff = _write_summary(args, steps, cases)

@@ -3,7 +3,7 @@
 The TS sees the model as an IFunction/IJacobian pair. Each callback scatters
 the global state into the ghosted local array, fills boundary ghosts and
 calls the model's Numba kernel; the Jacobian is written into a fixed local
-CSR (:mod:`sparsity`) and handed to PETSc in one call.
+CSR (:mod:`sparsity`), whose value array PETSc copies in one COO call.
 
 Time runs in *segments* (:meth:`PhaseFieldSolver.advance`): each segment is
 one ``TSSolve`` from a state (u, t, dt) to a target time, and starts its
@@ -56,7 +56,6 @@ class PhaseFieldSolver:
         self.prefix = prefix
         self.progress_every = progress_every
         self.sparsity = Sparsity(grid, model.coupling)
-        self._indptr, self._columns = self.sparsity.petsc_arrays()
         self._h = np.array([grid.spacing[2] if grid.dim == 3 else 1.0, grid.spacing[1], grid.spacing[0]])
         self._off = np.array(grid.offset, dtype=np.int64)
         self._prm = np.ascontiguousarray(model.parameters(), dtype=float)
@@ -81,14 +80,7 @@ class PhaseFieldSolver:
         self.ts.setMonitor(self._monitor)
         # kept until destroy(): sub-solvers (ASM blocks, field splits) read their options at first setup
         self._options = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **(options or {})}).insert()
-        if _factorises_blocks(prefix):
-            # LU runs fastest on the DMDA's matrix: every row of a cell has the same columns, so PETSc's
-            # inode routines factorise and solve a cell's rows together (the model's exact pattern took
-            # twice the CPU time with LU on the FiPy comparison grid; session 5)
-            self.J = grid.da.createMatrix()
-            self.J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
-        else:
-            self.J = self.sparsity.create_matrix(grid)
+        self.J = self._create_jacobian()
         self.ts.setIJacobian(self._ijacobian, self.J, self.J)
         self.ts.setFromOptions()
         self._exclude_algebraic_fields_from_error()
@@ -98,6 +90,18 @@ class PhaseFieldSolver:
         self.step = 0
         self.dt = None
         self._clock = None
+
+    def _create_jacobian(self):
+        from petsc4py import PETSc
+
+        if _factorises_blocks(self.prefix):
+            # LU runs fastest on the DMDA's matrix: every row of a cell has the same columns, so PETSc's
+            # inode routines factorise and solve a cell's rows together (the model's exact pattern took
+            # twice the CPU time with LU on the FiPy comparison grid; session 5)
+            mat = self.grid.da.createMatrix()
+            mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+            return mat
+        return self.sparsity.create_matrix(self.grid)
 
     def _exclude_algebraic_fields_from_error(self) -> None:
         """Step-size control on the differential fields only (as IDA's suppressalg does).
@@ -130,8 +134,6 @@ class PhaseFieldSolver:
         self._ev_res.end()
 
     def _ijacobian(self, ts, t, x, xdot, shift, J, P):
-        from petsc4py import PETSc
-
         self._ev_jac.begin()
         u = self.grid.ghosted(x)
         udot = self.grid.owned_view(xdot)
@@ -139,9 +141,7 @@ class PhaseFieldSolver:
         sp.values[:] = 0.0
         self.model.jacobian_kernel(u, udot, float(shift), sp.values, sp.row_start, sp.slot, self._prm, self._h,
                                    self._off, self.grid.dim)
-        P.zeroEntries()
-        P.setValuesLocalCSR(self._indptr, self._columns, sp.values * sp.factor, PETSc.InsertMode.ADD_VALUES)
-        P.assemble()
+        sp.set_jacobian(P)
         if J != P:
             J.assemble()
         scale = self.model.row_scale(self.grid.owned_view(x))
@@ -212,7 +212,7 @@ class PhaseFieldSolver:
         snes.setOptionsPrefix(self.prefix + "init_")
         residual = self.F.duplicate()
         snes.setFunction(function, residual)
-        J = self.J.duplicate()
+        J = self._create_jacobian()  # not J.duplicate(): a duplicate has no COO map (PETSc 3.18)
         # zeroRows would otherwise drop the held rows' pattern, and an iterative (inexact) solve that needs a
         # second Newton step could not write them again
         J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)

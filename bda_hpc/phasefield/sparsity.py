@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..petsc_coo import COO_ATTR, preallocate_local, set_values
+
 NONE, POINT, STAR, BOX = 0, 1, 2, 3
 
 
@@ -80,9 +82,10 @@ class Sparsity:
         self.nnz = nnz
         self.per_cell = per_cell
         self.values = np.zeros(nnz)
+        self._csr = None  # indptr, columns in PETSc's integer type, made when a matrix needs setValuesLocalCSR
 
     def create_matrix(self, grid):
-        """An AIJ matrix preallocated for exactly this pattern, with the grid's local-to-global map.
+        """An AIJ matrix holding exactly this pattern (COO-assembled), with the grid's local-to-global map.
 
         The DMDA's own matrix gives every field the full box stencil of every other
         field (81 entries per row in 3D where the Li model needs about 21), and its
@@ -91,26 +94,30 @@ class Sparsity:
         """
         from petsc4py import PETSc
 
-        lgmap = grid.da.getLGMap()
         n_owned = grid.n_owned * grid.dof
         n_global = int(np.prod(grid.cells)) * grid.dof
-        start = grid.comm.exscan(n_owned) or 0  # DMDA global rows are numbered rank by rank
-        end = start + n_owned
-        lengths = np.diff(self.indptr)
-        rows = lgmap.apply(np.repeat(np.arange(lengths.size, dtype=PETSc.IntType), lengths)) - start
-        cols = lgmap.apply(self.columns.astype(PETSc.IntType))
-        diagonal = (cols >= start) & (cols < end)
-        # duplicates (boundary columns folded onto the same mirror cell) only over-count a few boundary rows
-        d_nnz = np.bincount(rows[diagonal], minlength=n_owned).astype(PETSc.IntType)
-        o_nnz = np.bincount(rows[~diagonal], minlength=n_owned).astype(PETSc.IntType)
-        mat = PETSc.Mat().createAIJ(((n_owned, n_global), (n_owned, n_global)), bsize=grid.dof,
-                                    nnz=(np.minimum(d_nnz, n_owned), o_nnz), comm=grid.comm)
+        mat = PETSc.Mat().create(comm=grid.comm)
+        mat.setSizes(((n_owned, n_global), (n_owned, n_global)), bsize=grid.dof)
+        mat.setType(PETSc.Mat.Type.AIJ)
+        lgmap = grid.da.getLGMap()
         mat.setLGMap(lgmap, lgmap)
-        mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        # boundary columns folded onto the same mirror cell repeat an entry; COO sums repeats
+        preallocate_local(mat, np.repeat(np.arange(self.indptr.size - 1), np.diff(self.indptr)), self.columns)
         return mat
 
-    def petsc_arrays(self):
-        """indptr, columns in PETSc's integer type (converted once)."""
+    def set_jacobian(self, mat) -> None:
+        """Write :attr:`values` (times the ghost-folding factors) into ``mat`` and assemble it.
+
+        ``mat`` is either from :meth:`create_matrix` or a matrix with room for this pattern (the DMDA's).
+        """
         from petsc4py import PETSc
 
-        return self.indptr.astype(PETSc.IntType), self.columns.astype(PETSc.IntType)
+        np.multiply(self.values, self.factor, out=self.values)
+        if mat.getAttr(COO_ATTR) is not None:
+            set_values(mat, self.values)
+            return
+        if self._csr is None:
+            self._csr = self.indptr.astype(PETSc.IntType), self.columns.astype(PETSc.IntType)
+        mat.zeroEntries()
+        mat.setValuesLocalCSR(*self._csr, self.values, PETSc.InsertMode.ADD_VALUES)
+        mat.assemble()
