@@ -25,14 +25,16 @@ warm-up times, unknowns·steps/s and unknowns·(linear iterations)/s per core;
 (``strong_scaling_efficiency_2_from`` names it), ``full_size_estimates`` the
 1-rank step time at 1024² / 128³ scaled from smaller cases (an estimate).
 
-Measured (session 6, quiet 2-core VM, default PC, allocation-free kernels; figures and history in
-benchmarks/README.md): 1024² 2 timed steps 38-54 s on 1 rank, 24-27 s on 2 (four interleaved pairs,
-efficiency 0.80 from the medians, 0.71-1.06 per pair); 128³ (6.3 M unknowns, 18 GB on 1 rank) 206 s on
-1 rank, 114 s on 2 (0.90); weak 512² per rank 0.99 (session 5). The runs (~25 min on 2 idle cores):
+Measured (session 7, quiet 2-core VM, default PC, COO Jacobian assembly; figures and history in
+benchmarks/README.md): 1024² 2 timed steps 33-42 s on 1 rank, 20.5-24 s on 2 (four interleaved pairs,
+efficiency 0.79 from the medians, 0.72-0.96 per pair); 128³ (6.3 M unknowns, 20 GB on 1 rank) 155 s on
+1 rank, 87 s on 2 (0.90); weak 512² per rank 0.99 (session 5). The two cores share one memory bus
+(benchmarks/membw.py: at most 1.6x the bandwidth of one), which caps the sparse linear algebra and with it
+the 2D case. The runs (~25 min on 2 idle cores):
 
     python benchmarks/pf_scaling.py --np 1,2 --dims 2 --no-weak --repeat 4 \\
-        --json benchmarks/results/pf_scaling_quiet_s6_2d_repeat4.json
-    python benchmarks/pf_scaling.py --np 1,2 --dims 3 --no-weak --json benchmarks/results/pf_scaling_quiet_s6_3d.json
+        --json benchmarks/results/pf_scaling_quiet_s7_2d_repeat4.json
+    python benchmarks/pf_scaling.py --np 1,2 --dims 3 --no-weak --json benchmarks/results/pf_scaling_quiet_s7_3d.json
     python benchmarks/pf_scaling.py --np 1,2 --no-strong --json benchmarks/results/pf_scaling_quiet_s5_weak.json
 """
 from __future__ import annotations
@@ -128,7 +130,7 @@ def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = DEFAUL
     res["unknowns_linear_its_per_s_per_core"] = res["unknowns"] * res["linear_its"] / res["wall_s"] / np_
     res["linear_its_per_newton"] = res["linear_its"] / max(res["newton_its"], 1)
     res["cpu_us_per_unknown_step"] = 1e6 * res["cpu_s"] * np_ / (res["unknowns"] * res["steps"])
-    res["steal_s_all_cpus"] = None if steal0 is None else steal1 - steal0
+    res["steal_s_all_cpus"] = None if steal0 is None else round(steal1 - steal0, 2)
     return res
 
 
