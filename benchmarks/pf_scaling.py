@@ -12,7 +12,8 @@ of the model a 10 ms first step needs many Newton iterations and step cuts.
 
     python benchmarks/pf_scaling.py [--quick] [--np 1,2] [--json PATH] [--sbatch-np 1,2,4,...,256]
 
-``--sbatch-np`` also writes jobscripts/pf_scaling.sbatch for a cluster sweep.
+``--sbatch-np`` instead writes jobscripts/pf_scaling.sbatch for a cluster sweep (with ``--quick``,
+jobscripts/pf_scaling_quick.sbatch: the same sweep at quick sizes, to try the job before the real one).
 Full size: 2D 1024², 3D 128³, one consistent start, one warm-up step and 2
 timed steps per case, Schur field split on the unscaled rows (ξ,c | φ) with
 ASM(1)/ILU | one BoomerAMG V-cycle on φ (``unscaled_schur_a11_hypre_asm``; the
@@ -175,13 +176,14 @@ def pc_study(ranks: list[int], grids: list[int], pcs: list[str], json_path: str)
     return 0
 
 
-def write_sbatch(ranks: list[int], path: Path) -> None:
+def write_sbatch(ranks: list[int], path: Path, quick: bool = False) -> None:
+    """The sweep as one SLURM job of max(ranks) tasks; ``quick`` sizes for a smoke test before the real one."""
     lines = ["#!/bin/bash", "#SBATCH --job-name=pf_scaling", f"#SBATCH --ntasks={max(ranks)}",
-             "#SBATCH --time=02:00:00", "#SBATCH --output=pf_scaling_%j.out", "",
+             f"#SBATCH --time={'00:30:00' if quick else '02:00:00'}", "#SBATCH --output=pf_scaling_%j.out", "",
              "# strong-scaling sweep of the phase-field solver; edit modules/partition for your cluster",
              "export OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1", "cd \"$SLURM_SUBMIT_DIR\"",
-             f"python benchmarks/pf_scaling.py --np {','.join(map(str, ranks))} "
-             "--json benchmarks/results/pf_scaling_cluster.json"]
+             f"python benchmarks/pf_scaling.py --np {','.join(map(str, ranks))}{' --quick' if quick else ''} "
+             f"--json benchmarks/results/pf_scaling_cluster{'_quick' if quick else ''}.json"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
@@ -256,7 +258,9 @@ def main() -> int:
                          "on the middle grid")
     ap.add_argument("--study-grids", default="128,256,512", help="cells per side for --pc-study")
     ap.add_argument("--pcs", default=",".join(LI_PRECONDITIONERS), help="preconditioners for --pc-study")
-    ap.add_argument("--sbatch-np", default="", help="also write jobscripts/pf_scaling.sbatch for these ranks")
+    ap.add_argument("--sbatch-np", default="",
+                    help="only write jobscripts/pf_scaling.sbatch (with --quick: pf_scaling_quick.sbatch, a smoke "
+                         "test) running the sweep over these ranks as one SLURM job")
     ap.add_argument("--n2", type=int, default=None, help="2D cells per side (default 1024; quick 128)")
     ap.add_argument("--n3", type=int, default=None, help="3D cells per side (default 128; quick 20)")
     ap.add_argument("--steps", type=int, default=None, help="timed backward-Euler steps (default 2; quick 2)")
@@ -272,6 +276,11 @@ def main() -> int:
                     help=f"preconditioner (see --pc-study; default {DEFAULT_PC}: the same solver on every rank count)")
     args = ap.parse_args()
     ranks = [int(x) for x in args.np.split(",")]
+    if args.sbatch_np:
+        path = REPO / "jobscripts" / f"pf_scaling{'_quick' if args.quick else ''}.sbatch"
+        write_sbatch([int(x) for x in args.sbatch_np.split(",")], path, args.quick)
+        print(f"wrote {path}: submit it with sbatch from the repository root")
+        return 0
     if args.pc_study:
         return pc_study(ranks, [int(x) for x in args.study_grids.split(",")], args.pcs.split(","), args.json)
     n2, n3, steps, dt = (128, 20, 2, 0.001) if args.quick else (1024, 128, 2, 0.001)
@@ -299,8 +308,6 @@ def main() -> int:
         _write_summary(args, steps, cases)  # after every case: a stopped run keeps what it measured
     eff = _write_summary(args, steps, cases)
     print(f"strong scaling efficiency 1->2 ranks: {eff}; JSON: {args.json}")
-    if args.sbatch_np:
-        write_sbatch([int(x) for x in args.sbatch_np.split(",")], REPO / "jobscripts" / "pf_scaling.sbatch")
     return 0
 
 
