@@ -133,15 +133,17 @@ class PhaseFieldSolver:
         self.model.residual_kernel(u, udot, out, self._prm, self._h, self._off, self.grid.dim)
         self._ev_res.end()
 
-    def _ijacobian(self, ts, t, x, xdot, shift, J, P):
-        self._ev_jac.begin()
-        u = self.grid.ghosted(x)
-        udot = self.grid.owned_view(xdot)
+    def jacobian_values(self, x, xdot, shift: float) -> None:
+        """The model's Jacobian dF/du + shift dF/du̇ at (x, xdot) into ``self.sparsity.values`` (not yet in PETSc)."""
         sp = self.sparsity
         sp.values[:] = 0.0
-        self.model.jacobian_kernel(u, udot, float(shift), sp.values, sp.row_start, sp.slot, self._prm, self._h,
-                                   self._off, self.grid.dim)
-        sp.set_jacobian(P)
+        self.model.jacobian_kernel(self.grid.ghosted(x), self.grid.owned_view(xdot), float(shift), sp.values,
+                                   sp.row_start, sp.slot, self._prm, self._h, self._off, self.grid.dim)
+
+    def _ijacobian(self, ts, t, x, xdot, shift, J, P):
+        self._ev_jac.begin()
+        self.jacobian_values(x, xdot, shift)
+        self.sparsity.set_jacobian(P)
         if J != P:
             J.assemble()
         scale = self.model.row_scale(self.grid.owned_view(x))
