@@ -2,6 +2,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from conftest import run_mpi
 
 from bda_hpc.errors import InputError
 from bda_hpc.io.fields import Block, read_checkpoint, read_fields, write_checkpoint, write_fields
@@ -68,3 +69,29 @@ def test_two_rank_write_reads_back_on_one_rank_and_reverse(comm, shared_tmp, sha
     comm.Barrier()
     mine = read_fields(serial_path, ["u"], block, comm)["u"]
     np.testing.assert_array_equal(mine, data[block.slices])
+
+
+RANK_DEPENDENT_CHECKPOINTS = """
+import json, sys
+import numpy as np
+from mpi4py import MPI
+from bda_hpc.io.fields import Block, read_attrs, write_checkpoint
+comm = MPI.COMM_WORLD
+rows = 8 // comm.size
+block = Block((8, 8), (comm.rank * rows, 0), (rows, 8))
+for i in range(40):
+    # a rank-local value whose text length differs between ranks, as a per-rank wall time is
+    state = {"step": i, "wall_s": "9" * (2000 + 37 * i * (comm.rank + 1))}
+    write_checkpoint(sys.argv[1], {"u": np.full(block.local_shape, float(i))}, block, comm, state)
+if comm.rank == 0:
+    print(len(json.loads(read_attrs(sys.argv[1])["state"])["wall_s"]))
+"""
+
+
+def test_checkpoint_with_rank_dependent_state_completes_and_keeps_rank_0s(tmp_path):
+    # Before attributes were broadcast from rank 0, such writes hung inside HDF5 within a few iterations.
+    path = tmp_path / "ck.h5"
+    result = run_mpi(2, ["-c", RANK_DEPENDENT_CHECKPOINTS, str(path)], timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) == 2000 + 37 * 39
+    assert not list(tmp_path.glob(".ck.h5.tmp*"))

@@ -72,6 +72,11 @@ def write_fields(
     for name, local in fields.items():
         if tuple(local.shape) != tuple(block.local_shape):
             raise InputError(f"field {name!r}: local shape {local.shape} does not match the block {block.local_shape}")
+    if comm is not None and comm.size > 1:
+        # HDF5 metadata, attributes included, must be the same on every rank: a value whose length differs
+        # (a rank-local wall time, say) makes the ranks allocate file space differently, and the write
+        # hangs. Rank 0's values are the ones written.
+        attrs = comm.bcast(attrs, root=0)
     if comm is None or comm.rank == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path, comm)
