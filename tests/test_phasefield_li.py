@@ -191,3 +191,33 @@ def test_grid_convergence_of_deposited_li_is_second_order():
     order = np.log2(d[0] / d[1])
     assert metal[-1] - 4.0 > 1.0  # the front did move (by ~1.6 µm)
     assert 1.4 < order < 2.5, (metal, order)
+
+
+@pytest.mark.parametrize("options", [{}, {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu"}],
+                         ids=["lu", "gmres"])
+def test_consistent_start_leaves_no_trace_in_the_time_steps(options):
+    """make_consistent borrows the TS's Jacobian: the steps after it must be those of a fresh solver."""
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.grid import Grid
+    from bda_hpc.phasefield.solver import PhaseFieldSolver
+
+    model = _model()
+
+    def solver():  # each solver on its own grid: a DMDA serves one TS
+        grid = Grid(MPI.COMM_SELF, (24, 16), (0.5, 0.5), model.dof, periodic=model.periodic, faces=model.faces(),
+                    field_names=model.fields)
+        return PhaseFieldSolver(MPI.COMM_SELF, grid, model, options=options)
+
+    started = solver()
+    started.set_state(model.initial_state(started.grid))
+    started.make_consistent()
+    fresh = solver()
+    fresh.set_state(started.state())
+    for s in (started, fresh):
+        s.advance(1e-2, 1e-3, 1e-3)
+    assert started.step == fresh.step > 1
+    np.testing.assert_array_equal(started.state(), fresh.state())
+    for s in (started, fresh):
+        s.destroy()
+        s.grid.destroy()

@@ -214,9 +214,10 @@ class PhaseFieldSolver:
         snes.setOptionsPrefix(self.prefix + "init_")
         residual = self.F.duplicate()
         snes.setFunction(function, residual)
-        J = self._create_jacobian()  # not J.duplicate(): a duplicate has no COO map (PETSc 3.18)
-        # zeroRows would otherwise drop the held rows' pattern, and an iterative (inexact) solve that needs a
-        # second Newton step could not write them again
+        # The TS's own matrix: its IJacobian rewrites every value before the TS uses it, so borrowing it here
+        # saves a second matrix (and its COO map) at the run's start. zeroRows would otherwise drop the held
+        # rows' pattern, and an inexact solve that needs a second Newton step could not write them again.
+        J = self.J
         J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
         snes.setJacobian(jacobian, J, J)
         with prefixed_defaults(self.prefix + "init_", {"snes_rtol": "1e-10", "ksp_type": "preonly", "pc_type": "lu",
@@ -232,7 +233,8 @@ class PhaseFieldSolver:
         reason = snes.getConvergedReason()
         self.consistent_start_iterations = {"newton_its": snes.getIterationNumber(),
                                             "linear_its": snes.getLinearSolveIterations()}
-        for obj in (snes, J, held, zero, residual):
+        J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, False)
+        for obj in (snes, held, zero, residual):
             obj.destroy()
         if reason < 0:
             raise SolverError(f"consistent initial state: the algebraic fields did not converge (SNES reason "
