@@ -115,7 +115,7 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
         from bda_hpc.phasefield.karma_rappel import KarmaRappel
 
         model = KarmaRappel()
-        options = {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu"}
+        options = dict(MODEL_OPTIONS["karma_rappel"])
     options.update({"ts_rtol": str(rtol), "ts_atol": str(rtol)})
     grid = Grid(comm, (n, n), (dx, dx), model.dof, periodic=model.periodic, faces=model.faces(),
                 field_names=model.fields)
