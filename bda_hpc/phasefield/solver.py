@@ -44,7 +44,12 @@ DEFAULT_OPTIONS = {
 
 
 class PhaseFieldSolver:
-    """TS + SNES + KSP for one model on one grid; ``options`` are TOML defaults under the prefix."""
+    """TS + SNES + KSP for one model on one grid; ``options`` are TOML defaults under the prefix.
+
+    Call :meth:`destroy` when done: the defaults stay in PETSc's options database until then (PETSc reads
+    split and sub-solver options lazily), and a later solver under the same prefix would take them for
+    the user's and keep them instead of its own.
+    """
 
     def __init__(self, comm, grid: Grid, model, *, options: dict | None = None, prefix: str = "pf_",
                  progress_every: float = 10.0):
