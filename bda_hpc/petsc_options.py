@@ -1,9 +1,10 @@
 """Config defaults in the PETSc options database, without ever overriding the command line.
 
 Each solver has an options prefix (``pf_``, ``fem_``, ``dfn_``); its TOML defaults are inserted under
-that prefix unless the user already gave the option (command line, ``PETSC_OPTIONS``), and are taken
-out again when the solver is done, so that one solver's settings never leak into the next solver in
-the same process. ``setFromOptions()`` then reads them as usual.
+that prefix unless the user already gave the option (command line, ``PETSC_OPTIONS``), only while that
+solver calls into PETSc (set-up, solve: PETSc reads split and sub-solver options lazily), so that one
+solver's settings never reach another solver in the same process, alive or later. ``setFromOptions()``
+then reads them as usual.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 
 
 class prefixed_defaults:
-    """Context manager (or ``insert()``/``remove()`` pair) for one solver's default options."""
+    """Context manager for one solver's default options; entered again around each of its PETSc calls."""
 
     def __init__(self, prefix: str, options: Mapping):
         self.prefix = prefix

@@ -40,15 +40,17 @@ class LinearSolver:
 
         self.comm = comm
         self.prefix = prefix
-        # In the options database for this solver's lifetime only (multigrid reads some at setup).
-        self._defaults = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **dict(options or {})}).insert()
+        # In the options database only while this solver calls into PETSc (multigrid reads some at set-up),
+        # so two live solvers under one prefix keep their own
+        self._defaults = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **dict(options or {})})
         self.ksp = PETSc.KSP().create(comm=comm)
         self.ksp.setOptionsPrefix(prefix)
-        self.ksp.setFromOptions()
+        with self._defaults:
+            self.ksp.setFromOptions()
 
     def solve(self, A, b, x, nonzero_guess: bool = True) -> SolveInfo:
         """Solve A x = b (x holds the initial guess when ``nonzero_guess``)."""
-        with log_event("solve"):
+        with log_event("solve"), self._defaults:
             self.ksp.setOperators(A)
             self.ksp.setInitialGuessNonzero(nonzero_guess)
             self.ksp.setFromOptions()
@@ -65,4 +67,3 @@ class LinearSolver:
 
     def destroy(self) -> None:
         self.ksp.destroy()
-        self._defaults.remove()

@@ -46,9 +46,9 @@ DEFAULT_OPTIONS = {
 class PhaseFieldSolver:
     """TS + SNES + KSP for one model on one grid; ``options`` are TOML defaults under the prefix.
 
-    Call :meth:`destroy` when done: the defaults stay in PETSc's options database until then (PETSc reads
-    split and sub-solver options lazily), and a later solver under the same prefix would take them for
-    the user's and keep them instead of its own.
+    The defaults are in PETSc's options database only while this solver calls into PETSc (set-up and
+    :meth:`advance`, where split and sub-solver options are read lazily), so several live solvers under one
+    prefix each keep their own; options the user gave (command line, ``PETSC_OPTIONS``) win in all of them.
     """
 
     def __init__(self, comm, grid: Grid, model, *, options: dict | None = None, prefix: str = "pf_",
@@ -83,11 +83,12 @@ class PhaseFieldSolver:
         self.ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
         self.ts.setErrorIfStepFails(False)  # a failed step ends TSSolve with a reason we turn into SolverError
         self.ts.setMonitor(self._monitor)
-        # kept until destroy(): sub-solvers (ASM blocks, field splits) read their options at first setup
-        self._options = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **(options or {})}).insert()
-        self.J = self._create_jacobian()
-        self.ts.setIJacobian(self._ijacobian, self.J, self.J)
-        self.ts.setFromOptions()
+        # inserted again around every solve: sub-solvers (ASM blocks, field splits) read theirs at first set-up
+        self._options = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **(options or {})})
+        with self._options:
+            self.J = self._create_jacobian()
+            self.ts.setIJacobian(self._ijacobian, self.J, self.J)
+            self.ts.setFromOptions()
         self._exclude_algebraic_fields_from_error()
         self.step_callbacks = []
         self.consistent_start_iterations = None  # Newton and linear iterations of make_consistent()
@@ -271,7 +272,8 @@ class PhaseFieldSolver:
         ts.restartStep()  # multistep history starts afresh, exactly as after a restart from a checkpoint
         self._stage.push()
         try:
-            ts.solve(self.u)
+            with self._options:
+                ts.solve(self.u)
         finally:
             self._stage.pop()
         reason = ts.getConvergedReason()
@@ -301,7 +303,6 @@ class PhaseFieldSolver:
         return self.comm.allreduce(self.model.energy(self.grid, u))
 
     def destroy(self) -> None:
-        self._options.remove()
         for v in getattr(self, "_tolerance_vecs", []) + [self._row_scale]:
             if v is not None:
                 v.destroy()
