@@ -78,7 +78,10 @@ def main() -> int:
 
     comm = MPI.COMM_WORLD
     results, states = {}, {}
-    for name, options in (("former_ilu", FORMER), ("current", MODEL_OPTIONS["karma_rappel"])):
+    current = MODEL_OPTIONS["karma_rappel"]
+    # the same step control in both: only the solver differs
+    former = {**FORMER, "ts_adapt_wnormtype": current["ts_adapt_wnormtype"]}
+    for name, options in (("former_ilu", former), ("current", current)):
         results[name], states[name] = _run(comm, options, args.n, args.dx, args.t_end)
         if comm.rank == 0:
             r = results[name]

@@ -102,3 +102,35 @@ def test_pfhub3_short_tip_growth_conserves_enthalpy_and_converges_in_grid():
         s.destroy()
         grid.destroy()
     assert abs(tips[1] / tips[0] - 1) < 0.02, tips
+
+
+def test_pfhub3_steps_do_not_depend_on_the_box_size():
+    """BM3's step error is taken in the max norm: a 48 and a 96 quadrant take the same steps to t = 10 and put
+    the tip at the same place. In the RMS norm the quiet far field of the larger box dilutes the tip's error and
+    it takes larger steps (at t = 100 that moved the tip by 0.7 % between the 96 and 400 quadrants)."""
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.grid import Grid
+    from bda_hpc.phasefield.karma_rappel import KarmaRappel
+    from bda_hpc.phasefield.solver import PhaseFieldSolver
+    from bda_hpc.phasefield.stage import MODEL_OPTIONS
+
+    def run(n, norm):
+        model = KarmaRappel()
+        grid = Grid(MPI.COMM_SELF, (n, n), (0.8, 0.8), model.dof, faces=model.faces(), field_names=model.fields)
+        options = {**MODEL_OPTIONS["karma_rappel"], "ts_rtol": "1e-3", "ts_atol": "1e-3", "ts_adapt_wnormtype": norm}
+        s = PhaseFieldSolver(MPI.COMM_SELF, grid, model, options=options)
+        s.set_state(model.initial_state(grid))
+        s.advance(10.0, 1e-2, 5.0)
+        tip, _ = model.tip_and_solid_fraction(grid, grid.ghosted(s.u)[grid.owned], MPI.COMM_SELF)
+        steps = s.step
+        s.destroy()
+        grid.destroy()
+        return steps, tip
+
+    assert MODEL_OPTIONS["karma_rappel"]["ts_adapt_wnormtype"] == "infinity"
+    (small_steps, small_tip), (large_steps, large_tip) = run(60, "infinity"), run(120, "infinity")
+    assert small_steps == large_steps
+    assert abs(large_tip / small_tip - 1) < 1e-5, (small_tip, large_tip)
+    rms_small, rms_large = run(60, "2"), run(120, "2")
+    assert rms_large[0] < rms_small[0] < small_steps, (rms_small, rms_large, small_steps)

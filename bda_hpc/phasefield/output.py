@@ -59,8 +59,8 @@ def gather_plane(grid, local: np.ndarray, comm) -> np.ndarray | None:
     return full
 
 
-def snapshot_png(path: Path, planes: dict, spacing, title: str) -> None:
-    """Side-by-side images of gathered planes (rank 0 only)."""
+def snapshot_png(path: Path, planes: dict, spacing, title: str, length_unit: str = "µm") -> None:
+    """Side-by-side images of gathered planes (rank 0 only); ``length_unit`` "" for dimensionless models."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,8 +71,8 @@ def snapshot_png(path: Path, planes: dict, spacing, title: str) -> None:
         extent = [0, data.shape[1] * spacing[0], 0, data.shape[0] * spacing[1]]
         im = ax.imshow(data, origin="lower", extent=extent, cmap="viridis", aspect="equal")
         ax.set_title(name)
-        ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
+        ax.set_xlabel(f"x ({length_unit})" if length_unit else "x")
+        ax.set_ylabel(f"y ({length_unit})" if length_unit else "y")
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(title)
     fig.tight_layout()
