@@ -391,18 +391,29 @@ def _plot(out: dict, bm3_runs: dict, json_path: Path) -> None:
         fig.savefig(json_path.with_name(json_path.stem + "_bm1.png"), dpi=100)
         plt.close(fig)
     if bm3_runs:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        # right: every run against one reference (the longest max-norm run, the coarsest of those), so the
+        # grid, step-tolerance and norm effects show as separate offsets; colour = Δx, line = norm and rtol
+        ref = min(bm3_runs.values(), key=lambda r: (r["lte_norm"] != "infinity", -r["t_reached"], -r["dx"]))
+        colours = {dx: f"C{i}" for i, dx in enumerate(sorted({r["dx"] for r in bm3_runs.values()}, reverse=True))}
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
         for _name, r in sorted(bm3_runs.items()):
-            ax.plot(r["t"], r["tip"], label=f"L={_domain(r):g}, Δx={r['dx']:g}, rtol={r['ts_rtol']:g}, "
-                    f"{'max' if r['lte_norm'] == 'infinity' else 'RMS'} error")
-        ax.set_xlabel("t")
-        ax.set_ylabel("tip position (φ = 0 on the x axis)")
-        ax.set_title("PFHub 3")
-        ax.legend(fontsize=8)
+            t, tip = np.asarray(r["t"]), np.asarray(r["tip"])
+            style = ("-" if r["lte_norm"] == "infinity" else "--") if r["ts_rtol"] >= 1e-3 else ":"
+            label = (f"L={_domain(r):g}, Δx={r['dx']:g}, rtol={r['ts_rtol']:g}, "
+                     f"{'max' if r['lte_norm'] == 'infinity' else 'RMS'} error")
+            axes[0].plot(t, tip, style, color=colours[r["dx"]], label=label)
+            shared = (t >= 10) & (t <= ref["t_reached"])
+            axes[1].plot(t[shared], 100 * (tip[shared] / np.interp(t[shared], ref["t"], ref["tip"]) - 1), style,
+                         color=colours[r["dx"]])
+        axes[0].set_ylabel("tip position (φ = 0 on the x axis)")
+        axes[0].legend(fontsize=7)
+        axes[1].set_ylabel(f"tip against {ref['case']} (%)")
+        for ax in axes:
+            ax.set_xlabel("t")
+        fig.suptitle("PFHub 3 (colour: Δx; solid: max-norm step error, dashed: RMS, dotted: rtol 1e-4)")
         fig.tight_layout()
         fig.savefig(json_path.with_name(json_path.stem + "_bm3.png"), dpi=100)
         plt.close(fig)
-
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
