@@ -20,7 +20,8 @@ Full (run dir ``benchmarks/results/pfhub_runs``):
   Δx = 0.4): side 240 at Δx = 1.6, 0.8, 0.4, 0.2 and side 360 at Δx = 0.8 to test
   that the truncation does not matter, to t = 1500; the small set that fits a
   shared 2-core machine is side 96 at Δx = 0.8, 0.4, 0.2 (and Δx = 0.4 with a 10x
-  tighter step tolerance), side 192 and 400 at Δx = 0.8, side 400 at Δx = 0.4.
+  tighter step tolerance), side 192 and 400 at Δx = 0.8, side 400 at Δx = 0.4 (and
+  side 240 at Δx = 0.8, 0.4 to t = 500, Δx = 0.8 also with the 10x tighter tolerance).
   BM3 controls the step's error in the max norm; the ``_lte2`` cases are the
   earlier runs with the RMS norm (a larger box took larger steps there).
 Quick (``pfhub_runs_quick``, ~2 CPU min): BM1 64², Δx = 3.125 to t = 1000,
@@ -36,6 +37,7 @@ What ran on the shared 2-core VM (each stopped when time ran out; rerun to conti
   python benchmarks/pfhub.py --t-end 100 --cases bm3_L96_dx0.8,bm3_L192_dx0.8,bm3_L96_dx0.4,bm3_L96_dx0.4_rtol1e-4,
       bm3_L96_dx0.2   (session 9, as one comma list)
   python benchmarks/pfhub.py --cases bm3_L400_dx0.8
+  python benchmarks/pfhub.py --t-end 500 --cases bm3_L240_dx0.8,bm3_L240_dx0.4,bm3_L240_dx0.8_rtol1e-4
   python benchmarks/pfhub.py --quick --cases bm3_L48_dx0.8,bm3_L48_dx0.4,bm3_L96_dx0.8
   python benchmarks/pfhub.py --assemble
 Late BM1 times need a direct solver: past t ~ 1e5 (BM1a) GMRES + ILU took 250-350 iterations per Newton
@@ -73,6 +75,7 @@ FULL = {
     # what fits a shared 2-core machine: a 96 quadrant (grid sequence, step tolerance) and 192 / 400 quadrants
     **{f"bm3_L96_dx{dx:g}": ("3", int(round(96 / dx)), dx, 1500.0, 1e-3, "infinity") for dx in (0.8, 0.4, 0.2)},
     "bm3_L96_dx0.4_rtol1e-4": ("3", 240, 0.4, 1500.0, 1e-4, "infinity"),
+    "bm3_L240_dx0.8_rtol1e-4": ("3", 300, 0.8, 1500.0, 1e-4, "infinity"),
     "bm3_L192_dx0.8": ("3", 240, 0.8, 1500.0, 1e-3, "infinity"),
     # to t = 1500: the tip (~280 by then) plus a diffusion length D/v ~ 60 ahead of it fit a 400 quadrant
     **{f"bm3_L400_dx{dx:g}": ("3", int(round(400 / dx)), dx, 1500.0, 1e-3, "infinity") for dx in (0.8, 0.4)},
