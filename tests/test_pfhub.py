@@ -76,31 +76,38 @@ def test_li_one_and_two_ranks_agree(comm):
     np.testing.assert_allclose(u2[..., :2], u1[..., :2], atol=1e-6)
 
 
-def test_pfhub3_short_tip_growth_conserves_enthalpy_and_converges_in_grid():
-    """BM3 to t = 10 on a 24-quadrant: the tip leaves the seed (r = 8), U - φ/2 is conserved (zero flux), and
-    halving Δx (0.8 -> 0.4) moves the tip by less than 2 % (benchmarks/pfhub.py runs the full grid sequence)."""
+def _bm3_to_t10(n, dx, options, dt_max):
+    """BM3 on an n² quadrant to t = 10 on one rank: initial and final owned states, tip, solid fraction, steps."""
     from mpi4py import MPI
 
     from bda_hpc.phasefield.grid import Grid
     from bda_hpc.phasefield.karma_rappel import KarmaRappel
     from bda_hpc.phasefield.solver import PhaseFieldSolver
 
+    model = KarmaRappel()
+    grid = Grid(MPI.COMM_SELF, (n, n), (dx, dx), model.dof, faces=model.faces(), field_names=model.fields)
+    s = PhaseFieldSolver(MPI.COMM_SELF, grid, model, options=options)
+    s.set_state(model.initial_state(grid))
+    u0 = s.state()
+    s.advance(10.0, 1e-2, dt_max)
+    u = s.state()
+    tip, solid = model.tip_and_solid_fraction(grid, u, MPI.COMM_SELF)
+    steps = s.step
+    s.destroy()
+    grid.destroy()
+    return u0, u, tip, solid, steps
+
+
+def test_pfhub3_short_tip_growth_conserves_enthalpy_and_converges_in_grid():
+    """BM3 to t = 10 on a 24-quadrant: the tip leaves the seed (r = 8), U - φ/2 is conserved (zero flux), and
+    halving Δx (0.8 -> 0.4) moves the tip by less than 2 % (benchmarks/pfhub.py runs the full grid sequence)."""
     tips = []
     for n, dx in ((30, 0.8), (60, 0.4)):
-        model = KarmaRappel()
-        grid = Grid(MPI.COMM_SELF, (n, n), (dx, dx), model.dof, faces=model.faces(), field_names=model.fields)
-        s = PhaseFieldSolver(MPI.COMM_SELF, grid, model, options={"ts_rtol": "1e-4", "ts_atol": "1e-4"})
-        s.set_state(model.initial_state(grid))
-        u0 = s.state()
-        s.advance(10.0, 1e-2, 1.0)
-        u = s.state()
+        u0, u, tip, solid, _ = _bm3_to_t10(n, dx, {"ts_rtol": "1e-4", "ts_atol": "1e-4"}, 1.0)
         enthalpy = [float(np.sum(v[..., 1] - 0.5 * v[..., 0])) for v in (u0, u)]
         assert abs(enthalpy[1] - enthalpy[0]) < 1e-8 * n * n, enthalpy
-        tip, solid = model.tip_and_solid_fraction(grid, u, MPI.COMM_SELF)
         assert tip > 9.0 and solid > np.pi * 64 / 4 / (n * dx) ** 2
         tips.append(tip)
-        s.destroy()
-        grid.destroy()
     assert abs(tips[1] / tips[0] - 1) < 0.02, tips
 
 
@@ -108,24 +115,11 @@ def test_pfhub3_steps_do_not_depend_on_the_box_size():
     """BM3's step error is taken in the max norm: a 48 and a 96 quadrant take the same steps to t = 10 and put
     the tip at the same place. In the RMS norm the quiet far field of the larger box dilutes the tip's error and
     it takes larger steps (at t = 100 that moved the tip by 0.7 % between the 96 and 400 quadrants)."""
-    from mpi4py import MPI
-
-    from bda_hpc.phasefield.grid import Grid
-    from bda_hpc.phasefield.karma_rappel import KarmaRappel
-    from bda_hpc.phasefield.solver import PhaseFieldSolver
     from bda_hpc.phasefield.stage import MODEL_OPTIONS
 
     def run(n, norm):
-        model = KarmaRappel()
-        grid = Grid(MPI.COMM_SELF, (n, n), (0.8, 0.8), model.dof, faces=model.faces(), field_names=model.fields)
         options = {**MODEL_OPTIONS["karma_rappel"], "ts_rtol": "1e-3", "ts_atol": "1e-3", "ts_adapt_wnormtype": norm}
-        s = PhaseFieldSolver(MPI.COMM_SELF, grid, model, options=options)
-        s.set_state(model.initial_state(grid))
-        s.advance(10.0, 1e-2, 5.0)
-        tip, _ = model.tip_and_solid_fraction(grid, grid.ghosted(s.u)[grid.owned], MPI.COMM_SELF)
-        steps = s.step
-        s.destroy()
-        grid.destroy()
+        _, _, tip, _, steps = _bm3_to_t10(n, 0.8, options, 5.0)
         return steps, tip
 
     assert MODEL_OPTIONS["karma_rappel"]["ts_adapt_wnormtype"] == "infinity"

@@ -7,7 +7,7 @@ petsc4py = pytest.importorskip("petsc4py")
 
 
 def _solver(options, comm):
-    """Three 1 ms backward-Euler steps of a small Li deposition problem, after the consistent start."""
+    """A small Li deposition problem with backward-Euler 1 ms steps, at its initial state."""
     from bda_hpc.phasefield.grid import Grid
     from bda_hpc.phasefield.li_deposition import LiDeposition
     from bda_hpc.phasefield.li_params import LiPhysical
@@ -23,6 +23,7 @@ def _solver(options, comm):
 
 
 def _step(s):
+    """Three steps after the consistent start."""
     s.make_consistent()
     s.advance(0.003, 1e-3, 1e-3)
 
