@@ -327,6 +327,24 @@ def _domain(r: dict) -> float:
     return r["grid"][0] * r["dx"]
 
 
+def _one_setting_varied(runs: dict, varied: str, coarse_first: bool) -> list[tuple[dict, list]]:
+    """Tip comparisons between runs that share every setting but ``varied`` (domain, dx, ts_rtol), in order of
+    that setting (largest first when ``coarse_first``), neighbour to neighbour: like is compared with like."""
+    def settings(r):
+        return {"domain": _domain(r), "dx": r["dx"], "ts_rtol": r["ts_rtol"], "lte_norm": r["lte_norm"]}
+
+    groups: dict[tuple, list] = {}
+    for r in runs.values():
+        shared = {k: v for k, v in settings(r).items() if k != varied}
+        groups.setdefault(tuple(shared.items()), []).append(r)
+    out = []
+    for key in sorted(groups):
+        seq = sorted(groups[key], key=lambda r: settings(r)[varied], reverse=coarse_first)
+        if len(seq) > 1:
+            out.append((dict(key), [{**_compare(a, b, "tip"), "reference": a["case"]} for a, b in zip(seq, seq[1:])]))
+    return out
+
+
 def _assemble_bm3(runs: dict) -> dict:
     """The curves of the run that got furthest (the finest of those); the grid sequences, step-tolerance and
     domain-size checks at the times the compared runs share."""
@@ -340,33 +358,22 @@ def _assemble_bm3(runs: dict) -> dict:
                               "tip_velocity_late": v, "wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "ranks": r["ranks"]}
         print(f"BM3 {name:16s} L={_domain(r):g} dx={r['dx']:g} t={r['t_reached']:g} tip={r['tip'][-1]:.2f} "
               f"v_tip(last 30 %)={v:.4f} wall={r['wall_s']:.0f}s cpu={r['cpu_s']:.0f}s")
-    # compare like with like: the same step tolerance and error norm, one quantity varied
-    def scheme(r):
-        return r["ts_rtol"], r["lte_norm"]
-
-    res["grid_sequences"], res["step_tolerance"] = {}, []
-    for key in sorted({(_domain(r), *scheme(r)) for r in runs.values()}):
-        by_dx = sorted((r for r in runs.values() if (_domain(r), *scheme(r)) == key), key=lambda r: -r["dx"])
-        if len(by_dx) > 1:
-            label = f"L{key[0]:g}_rtol{key[1]:g}_lte{key[2]}"
-            res["grid_sequences"][label] = seq = [_compare(a, b, "tip") for a, b in zip(by_dx, by_dx[1:])]
-            for c, a in zip(seq, by_dx):
-                print(f"   {label} grid dx {a['dx']:g} -> {runs[c['case']]['dx']:g}: tip change at "
-                      f"t={c['t_common']:g}: {c['rel_diff_at_end']:.2%} (largest {c['max_rel_diff']:.2%})")
-    for r in runs.values():
-        for o in runs.values():
-            same_grid = (_domain(o), o["dx"], o["lte_norm"]) == (_domain(r), r["dx"], r["lte_norm"])
-            if same_grid and o["ts_rtol"] < r["ts_rtol"]:
-                res["step_tolerance"].append(c := _compare(r, o, "tip"))
-                print(f"   {r['case']} -> {o['case']}: tip change at t={c['t_common']:g}: {c['rel_diff_at_end']:.2%} "
-                      f"(largest {c['max_rel_diff']:.2%})")
-    res["domain_checks"] = []
-    for dx, rtol, norm in sorted({(r["dx"], *scheme(r)) for r in runs.values()}):
-        same = sorted((r for r in runs.values() if (r["dx"], *scheme(r)) == (dx, rtol, norm)), key=_domain)
-        for a, b in zip(same, same[1:]):
-            res["domain_checks"].append(c := _compare(a, b, "tip"))
-            print(f"   domain {_domain(a):g} -> {_domain(b):g} at dx {dx:g}, lte {norm}: tip change at "
-                  f"t={c['t_common']:g}: {c['rel_diff_at_end']:.2%}")
+    res["grid_sequences"] = {
+        f"L{k['domain']:g}_rtol{k['ts_rtol']:g}_lte{k['lte_norm']}": seq
+        for k, seq in _one_setting_varied(runs, "dx", coarse_first=True)}
+    res["step_tolerance"] = [c for _, seq in _one_setting_varied(runs, "ts_rtol", coarse_first=True) for c in seq]
+    res["domain_checks"] = [c for _, seq in _one_setting_varied(runs, "domain", coarse_first=False) for c in seq]
+    for label, seq in res["grid_sequences"].items():
+        for c in seq:
+            print(f"   {label} grid dx {runs[c['reference']]['dx']:g} -> {runs[c['case']]['dx']:g}: tip change at "
+                  f"t={c['t_common']:g}: {c['rel_diff_at_end']:.2%} (largest {c['max_rel_diff']:.2%})")
+    for c in res["step_tolerance"]:
+        print(f"   {c['reference']} -> {c['case']}: tip change at t={c['t_common']:g}: {c['rel_diff_at_end']:.2%} "
+              f"(largest {c['max_rel_diff']:.2%})")
+    for c in res["domain_checks"]:
+        a, b = runs[c["reference"]], runs[c["case"]]
+        print(f"   domain {_domain(a):g} -> {_domain(b):g} at dx {a['dx']:g}, lte {a['lte_norm']}: tip change at "
+              f"t={c['t_common']:g}: {c['rel_diff_at_end']:.2%}")
     return res
 
 
@@ -417,6 +424,7 @@ def _plot(out: dict, bm3_runs: dict, json_path: Path) -> None:
         fig.tight_layout()
         fig.savefig(json_path.with_name(json_path.stem + "_bm3.png"), dpi=100)
         plt.close(fig)
+
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
