@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def pass_to_petsc(parser: argparse.ArgumentParser, extra: list[str]) -> None:
     """Hand single-dash options (``-pf_ts_type bdf -pf_snes_monitor``) to PETSc, which then wins over
-    the config; anything else unknown is an argparse error."""
-    if not extra[0].startswith("-") or any(a.startswith("--") for a in extra):
+    the config; anything else unknown is an argparse error. A bare ``--`` before them is allowed."""
+    extra = [a for a in extra if a != "--"]
+    if not extra or not extra[0].startswith("-") or any(a.startswith("--") for a in extra):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     import petsc4py
 

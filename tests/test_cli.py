@@ -40,13 +40,19 @@ def test_info_on_two_ranks(comm):
     assert "Open MPI" in data["mpi_library"] or "MPICH" in data["mpi_library"]
 
 
-def test_petsc_options_reach_petsc_and_unknown_long_options_fail():
-    code = ("import sys; from bda_hpc import cli; from bda_hpc import info\n"
+@pytest.mark.parametrize("module, handler, argv", [
+    ("bda_hpc.info", "run", ["info", "-fem_ksp_type", "cg"]),
+    # the phasefield sub-command once had a positional that swallowed the values of single-dash options
+    ("bda_hpc.phasefield.cli", "_run", ["phasefield", "--config", "x.toml", "-fem_ksp_type", "cg", "-pf_ts_monitor"]),
+    ("bda_hpc.phasefield.cli", "_run", ["phasefield", "--config", "x.toml", "--", "-fem_ksp_type", "cg"]),
+], ids=["info", "phasefield", "phasefield-after-dashes"])
+def test_petsc_options_reach_petsc_and_unknown_long_options_fail(module, handler, argv):
+    code = (f"import sys, importlib; from bda_hpc import cli; m = importlib.import_module({module!r})\n"
             "def handler(args):\n"
             "    from petsc4py import PETSc\n"
             "    print('ksp_type=' + PETSc.Options().getString('fem_ksp_type', 'unset'))\n"
-            "info.run = handler\n"
-            "sys.exit(cli.main(['info', '-fem_ksp_type', 'cg']))\n")
+            f"setattr(m, {handler!r}, handler)\n"
+            f"sys.exit(cli.main({argv!r}))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "ksp_type=cg" in out.stdout

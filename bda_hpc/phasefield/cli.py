@@ -9,23 +9,16 @@ def register(sub, common) -> None:
         "phasefield", parents=[common],
         help="phase-field stage: Li electrodeposition (dendrites) or Cahn-Hilliard on a PETSc DMDA",
         description="Integrate the [phasefield] model of --config with PETSc TS (options prefix pf_, e.g. "
-                    "-pf_ts_monitor -pf_snes_monitor after `--`). Writes fields (HDF5 + XDMF), a time series "
-                    "(CSV + HDF5), PNG snapshots, checkpoints and, for the Li model, dendrite.h5. "
-                    "Upstream inputs: li_metal.h5 (surface energies, self diffusion) and cell.h5 "
+                    "-pf_ts_monitor -pf_snes_monitor -pf_ts_rtol 1e-4; they win over the config). Writes fields "
+                    "(HDF5 + XDMF), a time series (CSV + HDF5), PNG snapshots, checkpoints and, for the Li "
+                    "model, dendrite.h5. Upstream inputs: li_metal.h5 (surface energies, self diffusion) and cell.h5 "
                     "(anode overpotential or current density).")
     add_stage_options(p, default_out="out/phasefield")
     p.add_argument("--restart", action="store_true", help="continue from OUT_DIR/checkpoint.h5")
-    p.add_argument("petsc_args", nargs="*", metavar="-pf_OPTION",
-                   help="PETSc options after `--`, e.g. -- -pf_ts_monitor")
     p.set_defaults(handler=_run)
 
 
 def _run(args) -> int:
-    import sys
-
-    import petsc4py
-
-    petsc4py.init([sys.argv[0], *args.petsc_args])
     from bda_hpc.parallel import world
 
     from .stage import check_restart_possible, run_stage
