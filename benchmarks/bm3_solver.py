@@ -2,7 +2,7 @@
 
 Runs the same dendrite from the same start with each option set in turn, in one
 process: the former settings (GMRES + block-Jacobi/ILU on the whole system,
-Newton to 1e-10) and the current ``MODEL_OPTIONS["karma_rappel"]`` (φ | U
+Newton to 1e-10) and the current ``solver_options("karma_rappel")`` (φ | U
 multiplicative field split, BoomerAMG on U, Newton to 1e-6). Reports wall and
 CPU seconds, time steps, Newton and GMRES iterations per 25-time-unit segment,
 and how far the end states differ (they must agree to the solver tolerances).
@@ -74,11 +74,11 @@ def main() -> int:
     petsc4py.init(sys.argv[:1])
     from mpi4py import MPI
 
-    from bda_hpc.phasefield.stage import MODEL_OPTIONS
+    from bda_hpc.phasefield.stage import solver_options
 
     comm = MPI.COMM_WORLD
     results, states = {}, {}
-    current = MODEL_OPTIONS["karma_rappel"]
+    current = solver_options("karma_rappel")
     # the same step control in both: only the solver differs
     former = {**FORMER, "ts_adapt_wnormtype": current["ts_adapt_wnormtype"]}
     for name, options in (("former_ilu", former), ("current", current)):

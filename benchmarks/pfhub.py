@@ -64,7 +64,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # case name -> (model: 'a' | 'b' | '3', cells per side, Δx, t_end, step tolerance, norm of the step error).
 # BM1 coarsens everywhere at once: the error's RMS over the grid ('2', PETSc's default). BM3's error sits at the
-# tip: in the RMS the quiet far field dilutes it, and a larger box took larger steps (see stage.MODEL_OPTIONS),
+# tip: in the RMS the quiet far field dilutes it, and a larger box took larger steps (see stage.STEP_CONTROL),
 # so BM3 uses the max norm ('infinity'); the '_lte2' cases are the runs of sessions 1-8, with the RMS.
 FULL = {
     **{f"bm1{v}": (v, 200, 1.0, 1e6, 1e-4, "2") for v in "ab"},
@@ -119,7 +119,7 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
     from bda_hpc.phasefield.grid import Grid
     from bda_hpc.phasefield.output import gather_plane, snapshot_png
     from bda_hpc.phasefield.solver import PhaseFieldSolver
-    from bda_hpc.phasefield.stage import MODEL_OPTIONS, _split
+    from bda_hpc.phasefield.stage import _split, solver_options
 
     comm = MPI.COMM_WORLD
     kind, n, dx, t_end, rtol, lte_norm = spec
@@ -128,12 +128,12 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
         from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
 
         model = CahnHilliard(kind)
-        options = dict(MODEL_OPTIONS["cahn_hilliard"])  # GMRES + block-Jacobi/ILU (LU is 25x slower, periodic)
+        options = solver_options("cahn_hilliard")  # GMRES + block-Jacobi/ILU (LU is 25x slower, periodic)
     else:
         from bda_hpc.phasefield.karma_rappel import KarmaRappel
 
         model = KarmaRappel()
-        options = dict(MODEL_OPTIONS["karma_rappel"])
+        options = solver_options("karma_rappel")
     options.update({"ts_rtol": str(rtol), "ts_atol": str(rtol), "ts_adapt_wnormtype": lte_norm})
     grid = Grid(comm, (n, n), (dx, dx), model.dof, periodic=model.periodic, faces=model.faces(),
                 field_names=model.fields)

@@ -115,14 +115,14 @@ def test_pfhub3_steps_do_not_depend_on_the_box_size():
     """BM3's step error is taken in the max norm: a 48 and a 96 quadrant take the same steps to t = 10 and put
     the tip at the same place. In the RMS norm the quiet far field of the larger box dilutes the tip's error and
     it takes larger steps (at t = 100 that moved the tip by 0.7 % between the 96 and 400 quadrants)."""
-    from bda_hpc.phasefield.stage import MODEL_OPTIONS
+    from bda_hpc.phasefield.stage import solver_options
 
     def run(n, norm):
-        options = {**MODEL_OPTIONS["karma_rappel"], "ts_rtol": "1e-3", "ts_atol": "1e-3", "ts_adapt_wnormtype": norm}
+        options = {**solver_options("karma_rappel"), "ts_rtol": "1e-3", "ts_atol": "1e-3", "ts_adapt_wnormtype": norm}
         _, _, tip, _, steps = _bm3_to_t10(n, 0.8, options, 5.0)
         return steps, tip
 
-    assert MODEL_OPTIONS["karma_rappel"]["ts_adapt_wnormtype"] == "infinity"
+    assert solver_options("karma_rappel")["ts_adapt_wnormtype"] == "infinity"
     (small_steps, small_tip), (large_steps, large_tip) = run(60, "infinity"), run(120, "infinity")
     assert small_steps == large_steps
     assert abs(large_tip / small_tip - 1) < 1e-5, (small_tip, large_tip)
