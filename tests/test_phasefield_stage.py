@@ -176,3 +176,29 @@ def test_grid_too_small_for_the_ranks_is_one_clear_error(tmp_path):
                 timeout=120)
     assert r.returncode != 0
     assert "cannot be split over 2 ranks" in r.stderr
+
+
+def test_short_circuit_ends_the_run_and_a_restart_keeps_it_ended(tmp_path):
+    """The dendrite reaches the counter electrode long before t_end: the run ends cleanly at the first step whose
+    tip is within short_circuit_gap (default 6 ℓ = 2.25 µm) of the far x face, with the time in dendrite.h5."""
+    from bda_hpc.io.params import read_params
+    from bda_hpc.phasefield.li_deposition import LiDeposition
+    from bda_hpc.phasefield.li_params import LiPhysical
+
+    r = _stage(tmp_path, LI_CONFIG.format(t_end=5.0, mobility=2.5e-6), "short")
+    assert r.returncode == 0, r.stderr
+    assert "short circuit" in r.stderr
+    ps = read_params(tmp_path / "short" / "dendrite.h5")
+    t_short = ps.require("short_circuit_time", units="s")
+    series = np.loadtxt(tmp_path / "short" / "timeseries.csv", delimiter=",", skiprows=1)
+    assert 0 < t_short < 5.0 and series[-1, 0] == pytest.approx(t_short, rel=1e-9)
+    # the tip column is the height above the initial front (5 µm): the stop is the first step past 16 µm - 6 ℓ
+    stop_gap = 6 * LiDeposition.from_physical(LiPhysical(), 2, front=5.0).interface_length
+    gap = 16.0 - 5.0 - series[:, 1] * 1e6
+    assert gap[-1] <= stop_gap < gap[-2], (gap[-3:], stop_gap)
+
+    again = _stage(tmp_path, LI_CONFIG.format(t_end=5.0, mobility=2.5e-6), "short", "--restart")
+    assert again.returncode == 0, again.stderr
+    assert "that run had ended" in again.stderr
+    assert read_params(tmp_path / "short" / "dendrite.h5").require("short_circuit_time", units="s") == t_short
+    assert np.loadtxt(tmp_path / "short" / "timeseries.csv", delimiter=",", skiprows=1).shape == series.shape

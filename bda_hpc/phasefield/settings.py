@@ -50,6 +50,9 @@ class PhaseFieldSettings:
     checkpoint_every: int = 1          # outputs between checkpoints
     snapshots: bool = True             # PNG of ξ and c at each output (2D; mid-plane in 3D)
     progress_seconds: float = 10.0
+    # µm (Li): the run ends (a short circuit) when the tip comes this close to the counter electrode at the far
+    # x face; 0 = 6 interface lengths ℓ, where ξ's tail at the face is ~e⁻⁶ and the boundary begins to hold the tip
+    short_circuit_gap: float = 0.0
     physics: LiPhysical = field(default_factory=LiPhysical)
     setup: LiSetup = field(default_factory=LiSetup)
     cahn_hilliard: CahnHilliardSetup = field(default_factory=CahnHilliardSetup)
@@ -75,6 +78,8 @@ class PhaseFieldSettings:
             if self.model != "li_deposition" or self.preconditioner not in LI_PRECONDITIONERS:
                 problems.append(f"preconditioner: {self.preconditioner!r} is not one of the li_deposition "
                                 f"preconditioners {sorted(LI_PRECONDITIONERS)}")
+        if not (self.short_circuit_gap >= 0 and math.isfinite(self.short_circuit_gap)):
+            problems.append(f"short_circuit_gap: must be >= 0 (0 = 6 interface lengths), got {self.short_circuit_gap}")
         if self.checkpoint_every < 1:
             problems.append(f"checkpoint_every: must be >= 1, got {self.checkpoint_every}")
         return problems

@@ -83,6 +83,7 @@ class PhaseFieldSolver:
         self.ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
         self.ts.setErrorIfStepFails(False)  # a failed step ends TSSolve with a reason we turn into SolverError
         self.ts.setMonitor(self._monitor)
+        self.ts.setPostStep(self._post_step)
         # inserted again around every solve: sub-solvers (ASM blocks, field splits) read theirs at first set-up
         self._options = prefixed_defaults(prefix, {**DEFAULT_OPTIONS, **(options or {})})
         with self._options:
@@ -91,6 +92,10 @@ class PhaseFieldSolver:
             self.ts.setFromOptions()
         self._exclude_algebraic_fields_from_error()
         self.step_callbacks = []
+        # callables (solver, t, x) -> str | None asked after every step; a reason ends the integration there.
+        # Collective: every rank must return the same.
+        self.stop_checks = []
+        self.stop_reason = None
         self.consistent_start_iterations = None  # Newton and linear iterations of make_consistent()
         self.t = 0.0
         self.step = 0
@@ -171,6 +176,17 @@ class PhaseFieldSolver:
         if now - self._last_progress >= self.progress_every and self.comm.rank == 0:
             self._last_progress = now
             self._progress(step, t)
+
+    def _post_step(self, ts):
+        from petsc4py import PETSc
+
+        for check in self.stop_checks:
+            reason = check(self, ts.getTime(), ts.getSolution())
+            if reason:
+                self.stop_reason = reason
+                # ends TSSolve after this step (a reason set in the monitor would be reset by the next step)
+                ts.setConvergedReason(PETSc.TS.ConvergedReason.CONVERGED_USER)
+                return
 
     def _progress(self, step, t):
         elapsed = time.perf_counter() - self._clock
@@ -256,7 +272,8 @@ class PhaseFieldSolver:
         self._t_run_start, self._t_run_end = self.t, t_end
 
     def advance(self, t_target: float, dt_initial: float, dt_max: float | None = None) -> None:
-        """Integrate from the current state to ``t_target`` (one segment)."""
+        """Integrate from the current state to ``t_target`` (one segment), or until a stop check gives a
+        reason (then ``stop_reason`` holds it and ``t`` is the time of the step that triggered it)."""
 
         if self._clock is None:
             self.begin_run(t_target)
@@ -287,7 +304,7 @@ class PhaseFieldSolver:
         self.step = ts.getStepNumber()
         # the step the adaptor proposes next, unless the segment end clipped the last one
         self.dt = ts.getTimeStep()
-        if ts.getTime() < t_target * (1 - 1e-12):
+        if self.stop_reason is None and ts.getTime() < t_target * (1 - 1e-12):
             raise SolverError(f"phase-field TS stopped at t = {self.t:.6g} before {t_target:.6g}", collective=True)
 
     def residual_norm(self) -> float:

@@ -90,6 +90,18 @@ class LiRun:
         self.front = s.front
         self.model = LiDeposition.from_physical(phys, settings.dim, s.front, noise=s.noise, seed=s.seed,
                                                 nuclei=s.nuclei)
+        self.counter_electrode = settings.cells[0] * settings.spacing[0]  # the far x face (µm)
+        self.short_circuit_gap = settings.short_circuit_gap or 6.0 * self.model.interface_length
+
+    def stop_reason(self, grid, u_owned, comm) -> str | None:
+        """A short circuit: the tip within ``short_circuit_gap`` of the counter electrode."""
+        from .metrics import tip_position
+
+        gap = self.counter_electrode - tip_position(grid, u_owned[..., 0], comm)
+        if gap > self.short_circuit_gap:
+            return None
+        return (f"short circuit: the tip is {gap:.3g} µm from the counter electrode at x = "
+                f"{self.counter_electrode:g} µm (short_circuit_gap {self.short_circuit_gap:.3g} µm)")
 
     def observe(self, grid, u_ghost, comm, volume0: float) -> dict:
         from .li_params import E0, L0
@@ -105,13 +117,16 @@ class LiRun:
             "free_energy": comm.allreduce(self.model.energy(grid, u_ghost)) / area * E0 * L0,
         }
 
-    def parameters(self, grid, u_ghost, comm) -> dict:
+    def parameters(self, grid, u_ghost, comm, stopped: dict | None) -> dict:
+        from .li_params import T0
         from .metrics import deposit_summary
 
-        out = {}
-        for name, (value, units, description) in deposit_summary(grid, u_ghost, comm, self.front, self.phys).items():
-            out[name] = Parameter(value, units, description, method="phase-field (bda_hpc.phasefield)")
-        return out
+        summary = deposit_summary(grid, u_ghost, comm, self.front, self.phys)
+        if stopped:
+            summary["short_circuit_time"] = (stopped["time"] * T0, "s", "time at which the deposit's tip came "
+                                             "within short_circuit_gap of the counter electrode (the run ended)")
+        return {name: Parameter(value, units, description, method="phase-field (bda_hpc.phasefield)")
+                for name, (value, units, description) in summary.items()}
 
 
 class CahnHilliardRun:
@@ -128,7 +143,10 @@ class CahnHilliardRun:
         mass = comm.allreduce(float(u_ghost[grid.owned + (0,)].sum())) * float(np.prod(grid.spacing))
         return {"free_energy": comm.allreduce(self.model.energy(grid, u_ghost)), "mass": mass}
 
-    def parameters(self, grid, u_ghost, comm) -> dict:
+    def stop_reason(self, grid, u_owned, comm) -> str | None:
+        return None
+
+    def parameters(self, grid, u_ghost, comm, stopped: dict | None) -> dict:
         return {}
 
 
@@ -170,7 +188,10 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
         series = TimeSeries(run.columns, state["series"])
         outputs = [tuple(e) for e in state["outputs"]]
         volume0 = state["volume0"]
+        stopped = state.get("stopped")
         log.info("restarting from %s at t = %.6g (step %d)", ckpt, solver.t, solver.step)
+        if stopped:
+            log.info("that run had ended: %s", stopped["reason"])
     else:
         if comm.rank == 0:
             out.mkdir(parents=True, exist_ok=True)
@@ -182,16 +203,21 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
         series = TimeSeries(run.columns)
         series.append({"time": 0.0, **run.observe(grid, u_ghost, comm, volume0)})
         outputs = []
+        stopped = None
 
     def record(s, step, t, x):
         series.append({"time": t, **run.observe(grid, grid.ghosted(x), comm, volume0)})
 
     solver.step_callbacks.append(record)
+    solver.stop_checks.append(lambda s, t, x: run.stop_reason(grid, grid.owned_view(x), comm))
     solver.begin_run(settings.t_end)
     n_out = len(outputs)
-    while solver.t < settings.t_end * (1 - 1e-12):
+    while stopped is None and solver.t < settings.t_end * (1 - 1e-12):
         target = min((n_out + 1) * settings.output_interval, settings.t_end)
         solver.advance(target, settings.dt_initial, settings.dt_max)
+        if solver.stop_reason:
+            stopped = {"time": solver.t, "reason": solver.stop_reason}
+            log.warning("t = %.6g: %s; the run ends here", solver.t, solver.stop_reason)
         n_out += 1
         u = solver.state()
         name = f"fields_{n_out:05d}.h5"
@@ -202,13 +228,13 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
             series.write(out)
         if settings.snapshots:
             _snapshot(out / f"snapshot_{n_out:05d}.png", u, grid, model, solver.t, comm)
-        last = solver.t >= settings.t_end * (1 - 1e-12)
+        last = stopped is not None or solver.t >= settings.t_end * (1 - 1e-12)
         if n_out % settings.checkpoint_every == 0 or last:
             state = {**identity, "time": solver.t, "step": solver.step, "dt": solver.dt, "series": series.rows,
-                     "outputs": outputs, "volume0": volume0}
+                     "outputs": outputs, "volume0": volume0, "stopped": stopped}
             write_checkpoint(ckpt, _split(u, names, grid), block, comm, state)
     u_ghost = grid.ghosted(solver.u)
-    params = run.parameters(grid, u_ghost, comm)
+    params = run.parameters(grid, u_ghost, comm, stopped)
     results = {"timeseries": {name: (series.column(name), units) for name, units in run.columns}}
     if run.upstream:
         results["upstream"] = {k: {kk: (np.asarray(vv, dtype=float), "1") for kk, vv in v.items()
