@@ -117,13 +117,13 @@ class LiRun:
             "free_energy": comm.allreduce(self.model.energy(grid, u_ghost)) / area * E0 * L0,
         }
 
-    def parameters(self, grid, u_ghost, comm, stopped: dict | None) -> dict:
+    def parameters(self, grid, u_ghost, comm, stopped_at: float | None) -> dict:
         from .li_params import T0
         from .metrics import deposit_summary
 
         summary = deposit_summary(grid, u_ghost, comm, self.front, self.phys)
-        if stopped:
-            summary["short_circuit_time"] = (stopped["time"] * T0, "s", "time at which the deposit's tip came "
+        if stopped_at is not None:
+            summary["short_circuit_time"] = (stopped_at * T0, "s", "time at which the deposit's tip came "
                                              "within short_circuit_gap of the counter electrode (the run ended)")
         return {name: Parameter(value, units, description, method="phase-field (bda_hpc.phasefield)")
                 for name, (value, units, description) in summary.items()}
@@ -146,7 +146,7 @@ class CahnHilliardRun:
     def stop_reason(self, grid, u_owned, comm) -> str | None:
         return None
 
-    def parameters(self, grid, u_ghost, comm, stopped: dict | None) -> dict:
+    def parameters(self, grid, u_ghost, comm, stopped_at: float | None) -> dict:
         return {}
 
 
@@ -188,10 +188,10 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
         series = TimeSeries(run.columns, state["series"])
         outputs = [tuple(e) for e in state["outputs"]]
         volume0 = state["volume0"]
-        stopped = state.get("stopped")
+        stop_reason = state.get("stop_reason")
         log.info("restarting from %s at t = %.6g (step %d)", ckpt, solver.t, solver.step)
-        if stopped:
-            log.info("that run had ended: %s", stopped["reason"])
+        if stop_reason:
+            log.info("that run had ended: %s", stop_reason)
     else:
         if comm.rank == 0:
             out.mkdir(parents=True, exist_ok=True)
@@ -203,7 +203,7 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
         series = TimeSeries(run.columns)
         series.append({"time": 0.0, **run.observe(grid, u_ghost, comm, volume0)})
         outputs = []
-        stopped = None
+        stop_reason = None
 
     def record(s, step, t, x):
         series.append({"time": t, **run.observe(grid, grid.ghosted(x), comm, volume0)})
@@ -212,12 +212,12 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
     solver.stop_checks.append(lambda s, t, x: run.stop_reason(grid, grid.owned_view(x), comm))
     solver.begin_run(settings.t_end)
     n_out = len(outputs)
-    while stopped is None and solver.t < settings.t_end * (1 - 1e-12):
+    while stop_reason is None and solver.t < settings.t_end * (1 - 1e-12):
         target = min((n_out + 1) * settings.output_interval, settings.t_end)
         solver.advance(target, settings.dt_initial, settings.dt_max)
-        if solver.stop_reason:
-            stopped = {"time": solver.t, "reason": solver.stop_reason}
-            log.warning("t = %.6g: %s; the run ends here", solver.t, solver.stop_reason)
+        stop_reason = solver.stop_reason
+        if stop_reason:
+            log.warning("t = %.6g: %s; the run ends here", solver.t, stop_reason)
         n_out += 1
         u = solver.state()
         name = f"fields_{n_out:05d}.h5"
@@ -228,13 +228,14 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
             series.write(out)
         if settings.snapshots:
             _snapshot(out / f"snapshot_{n_out:05d}.png", u, grid, model, solver.t, comm)
-        last = stopped is not None or solver.t >= settings.t_end * (1 - 1e-12)
+        last = stop_reason is not None or solver.t >= settings.t_end * (1 - 1e-12)
         if n_out % settings.checkpoint_every == 0 or last:
             state = {**identity, "time": solver.t, "step": solver.step, "dt": solver.dt, "series": series.rows,
-                     "outputs": outputs, "volume0": volume0, "stopped": stopped}
+                     "outputs": outputs, "volume0": volume0, "stop_reason": stop_reason}
             write_checkpoint(ckpt, _split(u, names, grid), block, comm, state)
     u_ghost = grid.ghosted(solver.u)
-    params = run.parameters(grid, u_ghost, comm, stopped)
+    # a stopped run's state (and checkpoint) is the state at the stop
+    params = run.parameters(grid, u_ghost, comm, solver.t if stop_reason else None)
     results = {"timeseries": {name: (series.column(name), units) for name, units in run.columns}}
     if run.upstream:
         results["upstream"] = {k: {kk: (np.asarray(vv, dtype=float), "1") for kk, vv in v.items()
