@@ -95,13 +95,16 @@ def summarise(cases: dict[str, dict]) -> dict:
     grids = sorted({c["h_um"] for c in cases.values()}, reverse=True)
     by_grid = [cases[case_name(h, RTOLS[0])] for h in grids if case_name(h, RTOLS[0]) in cases]
     t_sc = np.array([c["short_circuit_time_s"] for c in by_grid], dtype=float)
-    d = np.abs(np.diff(t_sc))
+    d = np.diff(t_sc)
+    # an order (and Richardson) only where successive changes keep their sign: a sequence that turns is not
+    # in the asymptotic range, and log2 of the ratio would read a crossing as fast convergence
+    monotone = [bool(a * b > 0) for a, b in zip(d[:-1], d[1:])]
     grid = {"h_um": [c["h_um"] for c in by_grid], "short_circuit_time_s": t_sc.tolist(),
             "change_to_next_grid": (d / t_sc[1:]).tolist(),
-            "observed_order": np.log2(d[:-1] / d[1:]).tolist() if len(d) > 1 else []}
-    if len(d) > 1:  # Richardson with the observed order of the last three grids
+            "observed_order": [float(np.log2(a / b)) if m else None for a, b, m in zip(d[:-1], d[1:], monotone)]}
+    if monotone and monotone[-1]:
         p = grid["observed_order"][-1]
-        grid["extrapolated_short_circuit_time_s"] = float(t_sc[-1] + (t_sc[-1] - t_sc[-2]) / (2 ** p - 1))
+        grid["extrapolated_short_circuit_time_s"] = float(t_sc[-1] + d[-1] / (2 ** p - 1))
     grid["tip_at_um"] = {tt: [c["tip_at_um"].get(tt) for c in by_grid] for tt in map("{:g}".format, TIP_TIMES)}
     steps = {}
     for h in grids:
@@ -168,8 +171,9 @@ def main(argv=None) -> int:
               f"{'none' if t_sc is None else f'{t_sc:.4f}':>9}  " +
               " / ".join(f"{v:.3f}" for v in c["tip_at_um"].values()))
     g = summary["grid_sequence"]
-    print("grid: change of t_sc to the next grid " + ", ".join(f"{x:.2%}" for x in g["change_to_next_grid"]) +
-          "; observed order " + ", ".join(f"{p:.2f}" for p in g["observed_order"]))
+    print("grid: change of t_sc to the next grid " + ", ".join(f"{x:+.2%}" for x in g["change_to_next_grid"]) +
+          "; observed order " + ", ".join("none (not monotone)" if p is None else f"{p:.2f}"
+                                           for p in g["observed_order"]))
     for h, s in summary["step_tolerance"].items():
         print(f"h = {h} µm: t_sc at rtol {RTOLS[0]:g} vs {RTOLS[1]:g}: {s['short_circuit_time_change']:+.2%}")
     out = {"benchmark": "pf_li_dendrite", "box_um": BOX_UM, "quick": args.quick, "machine": os.uname().nodename,
