@@ -66,7 +66,8 @@ def run_case(h: float, rtol: float, np_: int, run_dir: Path) -> dict:
     name = case_name(h, rtol)
     out = run_dir / name
     cfg = run_dir / f"{name}.toml"
-    cfg.write_text(CONFIG.format(nx=round(BOX_UM[0] / h), ny=round(BOX_UM[1] / h), h=h, t_end=T_END, rtol=rtol,
+    cells = [round(side / h) for side in BOX_UM]
+    cfg.write_text(CONFIG.format(nx=cells[0], ny=cells[1], h=h, t_end=T_END, rtol=rtol,
                                  output_interval=OUTPUT_INTERVAL))
     restart = ["--restart"] if (out / "checkpoint.h5").exists() else []
     cmd = ([] if np_ == 1 else mpiexec_command(np_)) + [
@@ -83,7 +84,7 @@ def run_case(h: float, rtol: float, np_: int, run_dir: Path) -> dict:
     tip = [float(row["tip_height [m]"]) * 1e6 for row in rows]
     ps = read_params(out / "dendrite.h5")
     t_sc = ps.require("short_circuit_time", units="s") if "short_circuit_time" in ps else None
-    return {"case": name, "h_um": h, "ts_rtol": rtol, "cells": [round(BOX_UM[0] / h), round(BOX_UM[1] / h)],
+    return {"case": name, "h_um": h, "ts_rtol": rtol, "cells": cells,
             "ranks": np_, "continued": bool(restart), "wall_s": wall,  # of this invocation, if continued
             "cpu_s": (cpu1.children_user + cpu1.children_system) - (cpu0.children_user + cpu0.children_system),
             "rows": len(t), "short_circuit_time_s": t_sc, "t_s": t, "tip_um": tip,
