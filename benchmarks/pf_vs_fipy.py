@@ -70,11 +70,14 @@ def run_bda(model, cells, t_end, options, dt_initial=1e-3):
 
     from bda_hpc.phasefield.grid import Grid
     from bda_hpc.phasefield.solver import PhaseFieldSolver
+    from bda_hpc.phasefield.stage import LAGGED_PRECONDITIONER, MODEL_OPTIONS
 
     comm = MPI.COMM_SELF
     grid = Grid(comm, cells, (1.0, 1.0), 3, faces=model.faces(), field_names=model.fields)
-    s = PhaseFieldSolver(comm, grid, model, options={"snes_rtol": "1e-8", "snes_atol": "1e-9", "ksp_type": "preonly",
-                                                     "pc_type": "lu", **options}, progress_every=1e9)
+    # the stage's Li linear solver (GMRES with per-rank LU, here one rank) and its lagged rebuilds
+    s = PhaseFieldSolver(comm, grid, model, options={"snes_rtol": "1e-8", "snes_atol": "1e-9",
+                                                     **MODEL_OPTIONS["li_deposition"], **LAGGED_PRECONDITIONER,
+                                                     **options}, progress_every=1e9)
     s.set_state(model.initial_state(grid))
     s.make_consistent()
     start = s.state()[0]
