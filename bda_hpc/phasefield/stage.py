@@ -29,8 +29,8 @@ log = logging.getLogger("bda_hpc.phasefield")
 # Li preconditioner: see bda_hpc/phasefield/preconditioners.py for the study. ASM/LU stays the default at the
 # sizes the stage runs on one node (one exact factorisation per rank; session 2 measured the fewest Newton-Krylov
 # failures with it in long adaptive runs); large grids need the field split with AMG on φ:
-# preconditioner = "unscaled_schur_a11_hypre_asm" in [phasefield] (examples/dendrite_2d_small.toml to t = 2 s:
-# 130 vs 128 steps, 27 vs 37 CPU s, dendrite height within 0.1 %; the 3D example's 15 first steps 231 CPU s,
+# preconditioner = "unscaled_schur_a11_hypre_asm" in [phasefield] (both lagged, session 12: the 48 × 32 example
+# to t = 2 s 42 vs 54 CPU s; 200² on 2 ranks to t = 3 ms 17.7 vs 129 s; the 3D example's 15 first steps 231 CPU s,
 # ASM/LU did not finish them in 300 s).
 MODEL_OPTIONS = {
     "li_deposition": {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu", "ksp_rtol": "1e-8"},
