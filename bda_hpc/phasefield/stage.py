@@ -65,7 +65,7 @@ STEP_CONTROL = {
 # Jacobian changes little over a few steps, and GMRES (every model's Krylov method above) absorbs the stale
 # factors in a few more iterations, while the Jacobian itself stays exact, so Newton converges as before.
 # Measured with the same steps and results to 1e-9 (session 12): the small Li example to t = 2 s (ASM/LU)
-# 138-152 -> 55 CPU s; BM1a at 400² with MUMPS LU, 7 late steps 414 -> 139 s; BM3 at 240² to t = 50 41-42 -> 35-37 s;
+# 135 -> 54 CPU s; BM1a at 400² with MUMPS LU, 7 late steps 414 -> 139 s; BM3 at 240² to t = 50 41-42 -> 35-37 s;
 # BM1 with ILU(2) to t = 300 62 -> 57 s.
 LAGGED_PRECONDITIONER = {"snes_lag_preconditioner": "16", "snes_lag_preconditioner_persists": "true"}
 
