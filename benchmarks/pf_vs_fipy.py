@@ -74,7 +74,7 @@ def run_bda(model, cells, t_end, options, dt_initial=1e-3):
 
     comm = MPI.COMM_SELF
     grid = Grid(comm, cells, (1.0, 1.0), 3, faces=model.faces(), field_names=model.fields)
-    # the stage's Li linear solver (GMRES with per-rank LU, here one rank) and its lagged rebuilds
+    # the stage's Li linear solver (Schur split, BoomerAMG on φ) and its lagged rebuilds
     s = PhaseFieldSolver(comm, grid, model, options={"snes_rtol": "1e-8", "snes_atol": "1e-9",
                                                      **MODEL_OPTIONS["li_deposition"], **LAGGED_PRECONDITIONER,
                                                      **options}, progress_every=1e9)

@@ -8,7 +8,7 @@ dominated by the time derivative at the step sizes a dendrite run takes
 (D_l dt/h² ≈ 0.3 at dt = 1 ms, h = 1 µm), so a local ILU solves them well on
 any grid, while φ needs multigrid to stay grid-independent.
 
-**Default for large grids: ``unscaled_schur_a11_hypre_asm``** — :class:`UnscaledRows`
+**The stage's default: ``unscaled_schur_a11_hypre_asm``** — :class:`UnscaledRows`
 wraps a Schur field split (ξ,c | φ), full factorisation, S preconditioned by
 the φ block (a11), ASM (overlap 1) / ILU on (ξ,c) and one BoomerAMG V-cycle
 (strong threshold 0.5) on φ. The wrapper builds the split on the unscaled rows

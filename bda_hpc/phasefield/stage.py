@@ -26,14 +26,16 @@ from .solver import PhaseFieldSolver
 
 log = logging.getLogger("bda_hpc.phasefield")
 
-# Li preconditioner: see bda_hpc/phasefield/preconditioners.py for the study. ASM/LU stays the default at the
-# sizes the stage runs on one node (one exact factorisation per rank; session 2 measured the fewest Newton-Krylov
-# failures with it in long adaptive runs); large grids need the field split with AMG on φ:
-# preconditioner = "unscaled_schur_a11_hypre_asm" in [phasefield] (both lagged, session 12: the 48 × 32 example
-# to t = 2 s 42 vs 54 CPU s; 200² on 2 ranks to t = 3 ms 17.7 vs 129 s; the 3D example's 15 first steps 231 CPU s,
-# ASM/LU did not finish them in 300 s).
+# Li preconditioner (bda_hpc/phasefield/preconditioners.py has the study): the Schur split with one BoomerAMG
+# V-cycle on φ, built on the unscaled rows, at every grid size. Session 13, both lagged, 1 rank, the 48 × 32
+# example run to the short circuit: the same 1826 steps to the same end (t = 2.68468 s, time series to 1e-7) in
+# 48 CPU s against 183 s with per-rank LU (ASM/LU, GMRES to 1e-8: the default until then; its triangular solves
+# cost ~5 matrix products already at 4608 unknowns); a 96² noise front, same steps, 0.29 vs 1.7 s per step;
+# 200² on 2 ranks to t = 3 ms 17.7 vs 129 s (session 12); in 3D ASM/LU did not finish the example's first 15
+# steps in 300 s. "asm_lu" stays a named choice.
+DEFAULT_LI_PRECONDITIONER = "unscaled_schur_a11_hypre_asm"
 MODEL_OPTIONS = {
-    "li_deposition": {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "lu", "ksp_rtol": "1e-8"},
+    "li_deposition": li_solver_options(DEFAULT_LI_PRECONDITIONER),
     # ILU(2): on the exact (star) pattern ILU(0) needed 180 GMRES per Newton step by t = 300 on the PFHub grid
     # (BM1a 200², 0 -> 300: 203 CPU s with ILU(0), 77 s ILU(1), 34 s ILU(2), 50 s ILU(3); session 5)
     "cahn_hilliard": {"ksp_type": "gmres", "pc_type": "bjacobi", "sub_pc_type": "ilu", "sub_pc_factor_levels": "2",
