@@ -91,22 +91,32 @@ def run_case(h: float, rtol: float, np_: int, run_dir: Path) -> dict:
             "tip_at_um": {f"{tt:g}": float(np.interp(tt, t, tip)) for tt in TIP_TIMES if tt <= t[-1]}}
 
 
+def grid_convergence(values: list[float]) -> dict:
+    """Changes of one quantity between successive grids (coarse to fine, h halved each time), the observed order
+    where two successive changes keep their sign and shrink, and Richardson's value from the last two grids
+    where the last order is one: a sequence that turns is not in the asymptotic range (log2 of the ratio would
+    read a crossing as fast convergence), and one whose changes grow is not converging."""
+    v = np.array(values, dtype=float)
+    d = np.diff(v)
+    orders = [float(np.log2(a / b)) if a * b > 0 and abs(b) < abs(a) else None for a, b in zip(d[:-1], d[1:])]
+    out = {"values": v.tolist(), "change_to_next_grid": (d / v[1:]).tolist(), "observed_order": orders}
+    if orders and orders[-1] is not None:
+        out["extrapolated"] = float(v[-1] + d[-1] / (2 ** orders[-1] - 1))
+    return out
+
+
 def summarise(cases: dict[str, dict]) -> dict:
-    """Changes between successive grids (at the examples' tolerance) and from the step tolerance."""
+    """Grid convergence of t_sc and the tip at fixed times (at the examples' tolerance), and the change of t_sc
+    from the step tolerance."""
     grids = sorted({c["h_um"] for c in cases.values()}, reverse=True)
     by_grid = [cases[case_name(h, RTOLS[0])] for h in grids if case_name(h, RTOLS[0]) in cases]
-    t_sc = np.array([c["short_circuit_time_s"] for c in by_grid], dtype=float)
-    d = np.diff(t_sc)
-    # an order (and Richardson) only where successive changes keep their sign: a sequence that turns is not
-    # in the asymptotic range, and log2 of the ratio would read a crossing as fast convergence
-    monotone = [bool(a * b > 0) for a, b in zip(d[:-1], d[1:])]
-    grid = {"h_um": [c["h_um"] for c in by_grid], "short_circuit_time_s": t_sc.tolist(),
-            "change_to_next_grid": (d / t_sc[1:]).tolist(),
-            "observed_order": [float(np.log2(a / b)) if m else None for a, b, m in zip(d[:-1], d[1:], monotone)]}
-    if monotone and monotone[-1]:
-        p = grid["observed_order"][-1]
-        grid["extrapolated_short_circuit_time_s"] = float(t_sc[-1] + d[-1] / (2 ** p - 1))
-    grid["tip_at_um"] = {tt: [c["tip_at_um"].get(tt) for c in by_grid] for tt in map("{:g}".format, TIP_TIMES)}
+    t_sc = grid_convergence([c["short_circuit_time_s"] for c in by_grid])
+    grid = {"h_um": [c["h_um"] for c in by_grid], "short_circuit_time_s": t_sc.pop("values"), **t_sc}
+    if "extrapolated" in grid:
+        grid["extrapolated_short_circuit_time_s"] = grid.pop("extrapolated")
+    # the tip at a time every grid reached
+    times = [tt for tt in map("{:g}".format, TIP_TIMES) if all(tt in c["tip_at_um"] for c in by_grid)]
+    grid["tip_at_um"] = {tt: grid_convergence([c["tip_at_um"][tt] for c in by_grid]) for tt in times}
     steps = {}
     for h in grids:
         a, b = cases.get(case_name(h, RTOLS[0])), cases.get(case_name(h, RTOLS[1]))
@@ -129,14 +139,22 @@ def plot(cases: dict[str, dict], summary: dict, path: Path) -> None:
     a.set_xlabel("t [s]")
     a.set_ylabel("tip height above the front [µm]")
     a.legend(fontsize=8)
+    # convergence: the change of each quantity from one grid to the next, at the finer grid's h
     g = summary["grid_sequence"]
-    b.semilogx(g["h_um"], g["short_circuit_time_s"], "o-")
-    if "extrapolated_short_circuit_time_s" in g:
-        b.axhline(g["extrapolated_short_circuit_time_s"], color="k", ls=":", label="Richardson")
-        b.legend(fontsize=8)
-    b.set_xlabel("h [µm]")
-    b.set_ylabel("short-circuit time [s]")
+    fine_h = g["h_um"][1:]
+    series = [("t_sc", g["change_to_next_grid"])] + [(f"tip at {tt} s", q["change_to_next_grid"])
+                                                      for tt, q in g["tip_at_um"].items()]
+    for label, changes in series:
+        b.loglog(fine_h, np.abs(changes) * 100, "o-", label=label)
+    if len(fine_h) > 1:
+        ref = np.array(fine_h)
+        b.loglog(ref, 0.5 * (ref / ref[-1]) ** 2, "k:", label="order 2")
+    b.set_xticks(fine_h, [f"{h:g}" for h in fine_h])
+    b.minorticks_off()
+    b.set_xlabel("h of the finer grid [µm]")
+    b.set_ylabel("|change from the grid 2h| [%]")
     b.invert_xaxis()
+    b.legend(fontsize=8)
     fig.suptitle(f"Li dendrite, {BOX_UM[0]:g} µm × {BOX_UM[1]:g} µm box, −0.45 V, ts_rtol {RTOLS[0]:g} unless dashed")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -172,9 +190,10 @@ def main(argv=None) -> int:
               f"{'none' if t_sc is None else f'{t_sc:.4f}':>9}  " +
               " / ".join(f"{v:.3f}" for v in c["tip_at_um"].values()))
     g = summary["grid_sequence"]
-    print("grid: change of t_sc to the next grid " + ", ".join(f"{x:+.2%}" for x in g["change_to_next_grid"]) +
-          "; observed order " + ", ".join("none (not monotone)" if p is None else f"{p:.2f}"
-                                           for p in g["observed_order"]))
+    for what, seq in [("t_sc", g)] + [(f"tip at {tt} s", q) for tt, q in g["tip_at_um"].items()]:
+        print(f"grid: {what}: change to the next grid " + ", ".join(f"{x:+.2%}" for x in seq["change_to_next_grid"]) +
+              "; observed order " + ", ".join("none (not converging)" if p is None else f"{p:.2f}"
+                                               for p in seq["observed_order"]))
     for h, s in summary["step_tolerance"].items():
         print(f"h = {h} µm: t_sc at rtol {RTOLS[0]:g} vs {RTOLS[1]:g}: {s['short_circuit_time_change']:+.2%}")
     out = {"benchmark": "pf_li_dendrite", "box_um": BOX_UM, "quick": args.quick, "machine": os.uname().nodename,
