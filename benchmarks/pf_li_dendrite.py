@@ -163,7 +163,7 @@ def plot(cases: dict[str, dict], summary: dict, path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help=f"grids {QUICK_GRIDS} µm only (about 25 CPU minutes)")
+    ap.add_argument("--quick", action="store_true", help=f"grids {QUICK_GRIDS} µm only (about 2.5 CPU minutes)")
     ap.add_argument("--np", type=int, default=1, help="MPI ranks per case")
     ap.add_argument("--grids", type=lambda v: tuple(float(h) for h in v.split(",")), default=GRIDS,
                     help=f"cell sizes in µm, comma-separated (default {','.join(map(str, GRIDS))})")
