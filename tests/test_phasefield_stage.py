@@ -136,6 +136,17 @@ def test_lagged_preconditioner_gives_the_fresh_ones_results(tmp_path):
         np.testing.assert_allclose(fb[n], fa[n], rtol=0, atol=1e-8)
 
 
+def test_consistent_start_solves_with_the_runs_preconditioner(tmp_path):
+    """The consistent start (φ on the constraint at t = 0) takes the stage's default split as well: a direct LU
+    there, its fallback, did not finish the 3D example's start in 5 minutes on 2 ranks."""
+    r = _stage(tmp_path, LI_CONFIG.format(t_end=0.002, mobility=2.5e-6), "init", "-pf_init_ksp_view")
+    assert r.returncode == 0, r.stderr
+    ksp = re.search(r"KSP Object: \(pf_init_\).*\n\s+type: (\w+)", r.stdout)
+    pc = re.search(r"PC Object: \(pf_init_\).*\n\s+type: (\w+)", r.stdout)
+    assert ksp and pc, r.stdout[-2000:]
+    assert (ksp.group(1), pc.group(1)) == ("fgmres", "python")  # python: UnscaledRows around the Schur split
+
+
 def test_unknown_preconditioner_is_one_clear_error(tmp_path):
     text = LI_CONFIG.format(t_end=0.1, mobility=2.5e-6).replace("[phasefield.setup]", 'preconditioner = "amg"\n'
                                                               "[phasefield.setup]")

@@ -242,14 +242,17 @@ class PhaseFieldSolver:
         J = self.J
         J.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
         snes.setJacobian(jacobian, J, J)
-        with prefixed_defaults(self.prefix + "init_", {"snes_rtol": "1e-10", "ksp_type": "preonly", "pc_type": "lu",
-                                                     "pc_factor_mat_solver_type": "mumps" if self.comm.size > 1
-                                                     else "petsc"}):
-            snes.setFromOptions()
+        # the solver's own options first (they may name an init_ preconditioner: a direct LU does not fit large 3D
+        # grids), LU where they name none; both stay in place through the solve, where PETSc reads split options
+        init_defaults = prefixed_defaults(self.prefix + "init_", {
+            "snes_rtol": "1e-10", "ksp_type": "preonly", "pc_type": "lu",
+            "pc_factor_mat_solver_type": "mumps" if self.comm.size > 1 else "petsc"})
         stage = PETSc.Log.Stage("pf_consistent_start")
         stage.push()
         try:
-            snes.solve(None, self.u)
+            with self._options, init_defaults:
+                snes.setFromOptions()
+                snes.solve(None, self.u)
         finally:
             stage.pop()
         reason = snes.getConvergedReason()
