@@ -55,7 +55,7 @@ def main() -> int:
     from bda_hpc.phasefield.grid import Grid
     from bda_hpc.phasefield.li_deposition import LiDeposition
     from bda_hpc.phasefield.li_params import LiPhysical
-    from bda_hpc.phasefield.preconditioners import li_solver_options
+    from bda_hpc.phasefield.preconditioners import DEFAULT_LI_PRECONDITIONER, li_solver_options
     from bda_hpc.phasefield.solver import PhaseFieldSolver
 
     comm = MPI.COMM_WORLD
@@ -63,7 +63,7 @@ def main() -> int:
     model = LiDeposition.from_physical(LiPhysical(), 2, front=n / 8, nuclei=[(n / 2, 4.0)])
     grid = Grid(comm, (n, n), (1.0, 1.0), 3, faces=model.faces(), field_names=model.fields)
     # the Krylov preconditioner: the solver's own matrix is then the exact-pattern (COO) one
-    solver = PhaseFieldSolver(comm, grid, model, options=li_solver_options("unscaled_schur_a11_hypre_asm"))
+    solver = PhaseFieldSolver(comm, grid, model, options=li_solver_options(DEFAULT_LI_PRECONDITIONER))
     solver.set_state(model.initial_state(grid))
     sp, x = solver.sparsity, solver.u
     xdot = x.duplicate()

@@ -52,14 +52,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bda_hpc.phasefield.preconditioners import LI_PRECONDITIONERS  # noqa: E402  (light: no PETSc import)
+# light, no PETSc import. The default is the stage's: the Schur split on the unscaled rows, ASM(1)/ILU on (ξ,c), one
+# BoomerAMG V-cycle on φ, iterations flat in the grid and in the rank count (preconditioners.py); per-rank LU
+# (asm_lu) would make 1 vs 2 ranks compare different solvers
+from bda_hpc.phasefield.preconditioners import DEFAULT_LI_PRECONDITIONER, LI_PRECONDITIONERS  # noqa: E402
 
-# Schur split on the unscaled rows, ASM(1)/ILU on (ξ,c), one BoomerAMG V-cycle on φ: iterations flat in the grid
-# and in the rank count (preconditioners.py); per-rank LU (asm_lu) would make 1 vs 2 ranks compare different solvers
-DEFAULT_PC = "unscaled_schur_a11_hypre_asm"
 
-
-def worker(dim: int, n: int, steps: int, dt: float, pc: str = DEFAULT_PC) -> None:
+def worker(dim: int, n: int, steps: int, dt: float, pc: str = DEFAULT_LI_PRECONDITIONER) -> None:
     import petsc4py
 
     petsc4py.init(sys.argv[:1])
@@ -113,7 +112,7 @@ def worker(dim: int, n: int, steps: int, dt: float, pc: str = DEFAULT_PC) -> Non
         print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = DEFAULT_PC) -> dict:
+def run_case(np_: int, dim: int, n: int, steps: int, dt: float, pc: str = DEFAULT_LI_PRECONDITIONER) -> dict:
     from bda_hpc.launch import mpiexec_command
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
@@ -273,7 +272,8 @@ def main() -> int:
                     help="run the whole plan this many times, interleaved (1, 2, 1, 2, ... ranks), and take medians: "
                          "a VM's speed drifts by tens of percent between runs minutes apart")
     ap.add_argument("--pc", choices=sorted(LI_PRECONDITIONERS), default=None,
-                    help=f"preconditioner (see --pc-study; default {DEFAULT_PC}: the same solver on every rank count)")
+                    help=f"preconditioner (see --pc-study; default {DEFAULT_LI_PRECONDITIONER}: the same solver on "
+                         "every rank count)")
     args = ap.parse_args()
     ranks = [int(x) for x in args.np.split(",")]
     if args.sbatch_np:
@@ -286,7 +286,7 @@ def main() -> int:
     n2, n3, steps, dt = (128, 20, 2, 0.001) if args.quick else (1024, 128, 2, 0.001)
     n2, n3, steps = args.n2 or n2, args.n3 or n3, args.steps or steps
     args.n2, args.n3 = n2, n3  # the summary names its cases by size
-    args.pc = args.pc or DEFAULT_PC
+    args.pc = args.pc or DEFAULT_LI_PRECONDITIONER
     weak_n = args.weak_n2 or n2 // 2
     dims = [int(d) for d in args.dims.split(",")]
     plan = [] if args.no_strong else [("strong", dim, n, np_) for dim, n in ((2, n2), (3, n3)) if dim in dims

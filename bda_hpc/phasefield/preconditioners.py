@@ -170,6 +170,9 @@ LI_PRECONDITIONERS = {
                                               "fieldsplit_0_pc_type": "asm", "fieldsplit_0_pc_asm_overlap": "1"}),
 }
 
+# the Li stage's default (stage.MODEL_OPTIONS; why: the module docstring and the comment there)
+DEFAULT_LI_PRECONDITIONER = "unscaled_schur_a11_hypre_asm"
+
 
 def li_solver_options(name: str) -> dict:
     """Options for the time steps and, under ``init_``, the same preconditioner for the consistent start.

@@ -20,7 +20,7 @@ from ..io.fields import read_checkpoint, write_checkpoint, write_fields, write_x
 from ..io.params import Parameter, select_by_stage, write_params
 from .grid import Grid
 from .output import TimeSeries, gather_plane, snapshot_png
-from .preconditioners import li_solver_options
+from .preconditioners import DEFAULT_LI_PRECONDITIONER, li_solver_options
 from .settings import PhaseFieldSettings
 from .solver import PhaseFieldSolver
 
@@ -33,7 +33,6 @@ log = logging.getLogger("bda_hpc.phasefield")
 # cost ~5 matrix products already at 4608 unknowns); a 96² noise front, same steps, 0.29 vs 1.7 s per step;
 # 200² on 2 ranks to t = 3 ms 17.7 vs 129 s (session 12); in 3D ASM/LU did not finish the example's first 15
 # steps in 300 s. "asm_lu" stays a named choice.
-DEFAULT_LI_PRECONDITIONER = "unscaled_schur_a11_hypre_asm"
 MODEL_OPTIONS = {
     "li_deposition": li_solver_options(DEFAULT_LI_PRECONDITIONER),
     # ILU(2): on the exact (star) pattern ILU(0) needed 180 GMRES per Newton step by t = 300 on the PFHub grid
