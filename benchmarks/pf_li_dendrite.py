@@ -110,13 +110,11 @@ def summarise(cases: dict[str, dict]) -> dict:
     from the step tolerance."""
     grids = sorted({c["h_um"] for c in cases.values()}, reverse=True)
     by_grid = [cases[case_name(h, RTOLS[0])] for h in grids if case_name(h, RTOLS[0]) in cases]
-    t_sc = grid_convergence([c["short_circuit_time_s"] for c in by_grid])
-    grid = {"h_um": [c["h_um"] for c in by_grid], "short_circuit_time_s": t_sc.pop("values"), **t_sc}
-    if "extrapolated" in grid:
-        grid["extrapolated_short_circuit_time_s"] = grid.pop("extrapolated")
-    # the tip at a time every grid reached
+    # the tip at the times every grid reached
     times = [tt for tt in map("{:g}".format, TIP_TIMES) if all(tt in c["tip_at_um"] for c in by_grid)]
-    grid["tip_at_um"] = {tt: grid_convergence([c["tip_at_um"][tt] for c in by_grid]) for tt in times}
+    grid = {"h_um": [c["h_um"] for c in by_grid],
+            "short_circuit_time_s": grid_convergence([c["short_circuit_time_s"] for c in by_grid]),
+            "tip_at_um": {tt: grid_convergence([c["tip_at_um"][tt] for c in by_grid]) for tt in times}}
     steps = {}
     for h in grids:
         a, b = cases.get(case_name(h, RTOLS[0])), cases.get(case_name(h, RTOLS[1]))
@@ -124,6 +122,11 @@ def summarise(cases: dict[str, dict]) -> dict:
             steps[f"{h:g}"] = {"short_circuit_time_change": a["short_circuit_time_s"] / b["short_circuit_time_s"] - 1,
                                "wall_s": [a["wall_s"], b["wall_s"]], "rows": [a["rows"], b["rows"]]}
     return {"grid_sequence": grid, "step_tolerance": steps}
+
+
+def _sequences(grid: dict) -> list[tuple[str, dict]]:
+    """(label, grid_convergence) of t_sc and of the tip at each time."""
+    return [("t_sc", grid["short_circuit_time_s"])] + [(f"tip at {tt} s", q) for tt, q in grid["tip_at_um"].items()]
 
 
 def plot(cases: dict[str, dict], summary: dict, path: Path) -> None:
@@ -142,10 +145,8 @@ def plot(cases: dict[str, dict], summary: dict, path: Path) -> None:
     # convergence: the change of each quantity from one grid to the next, at the finer grid's h
     g = summary["grid_sequence"]
     fine_h = g["h_um"][1:]
-    series = [("t_sc", g["change_to_next_grid"])] + [(f"tip at {tt} s", q["change_to_next_grid"])
-                                                      for tt, q in g["tip_at_um"].items()]
-    for label, changes in series:
-        b.loglog(fine_h, np.abs(changes) * 100, "o-", label=label)
+    for label, seq in _sequences(g):
+        b.loglog(fine_h, np.abs(seq["change_to_next_grid"]) * 100, "o-", label=label)
     if len(fine_h) > 1:
         ref = np.array(fine_h)
         b.loglog(ref, 0.5 * (ref / ref[-1]) ** 2, "k:", label="order 2")
@@ -190,7 +191,7 @@ def main(argv=None) -> int:
               f"{'none' if t_sc is None else f'{t_sc:.4f}':>9}  " +
               " / ".join(f"{v:.3f}" for v in c["tip_at_um"].values()))
     g = summary["grid_sequence"]
-    for what, seq in [("t_sc", g)] + [(f"tip at {tt} s", q) for tt, q in g["tip_at_um"].items()]:
+    for what, seq in _sequences(g):
         print(f"grid: {what}: change to the next grid " + ", ".join(f"{x:+.2%}" for x in seq["change_to_next_grid"]) +
               "; observed order " + ", ".join("none (not converging)" if p is None else f"{p:.2f}"
                                                for p in seq["observed_order"]))
