@@ -117,12 +117,14 @@ def run_case(name: str, spec: tuple, run_dir: Path) -> None:
     from mpi4py import MPI
 
     from bda_hpc.io.fields import read_checkpoint, write_checkpoint
+    from bda_hpc.parallel import setup_logging
     from bda_hpc.phasefield.grid import Grid
     from bda_hpc.phasefield.output import gather_plane, snapshot_png
     from bda_hpc.phasefield.solver import PhaseFieldSolver
     from bda_hpc.phasefield.stage import _split, solver_options
 
     comm = MPI.COMM_WORLD
+    setup_logging(comm)  # the solver's progress line (every 60 s) on rank 0
     kind, n, dx, t_end, rtol, lte_norm = spec
     bm1 = kind in "ab"
     if bm1:
