@@ -42,7 +42,8 @@ What ran on the shared 2-core VM (each stopped when time ran out; rerun to conti
   python benchmarks/pfhub.py --assemble
 Late BM1 times need a direct solver: past t ~ 1e5 (BM1a) GMRES + ILU took 250-350 iterations per Newton
 step at the large steps (40 CPU s per step), MUMPS LU 1 (~10 s per step, dt doubling; since session 12 the LU
-is GMRES's preconditioner, refactored every 16th Newton iteration: 3x less CPU time at 400²); early on ILU is
+is GMRES's preconditioner, refactored every few Newton iterations (BM1_LAG): 3x less CPU time at 400²; since
+session 14 with Eisenstat–Walker tolerances and OpenBLAS under MUMPS, 4.8x less again); early on ILU is
 cheaper. A BM1 case therefore switches to MUMPS LU for good after a segment that needed more than
 BM1_DIRECT_AFTER_GMRES_PER_NEWTON GMRES iterations per Newton step (the switch time is kept in the checkpoint
 and the JSON, ``direct_solver_from_t``). Session 4 made the switch by hand, continuing from the checkpoints with
