@@ -39,6 +39,37 @@ def petsc_external_packages(petsc_dir: str, petsc_arch: str) -> list[str]:
     return []
 
 
+def blas_libraries(maps_text: str | None = None) -> list[str]:
+    """The BLAS/LAPACK shared libraries this process has mapped outside Python packages, i.e. the ones PETSc,
+    MUMPS and hypre call (numpy and torch bring their own). ``maps_text``: /proc/self/maps (Linux) by default."""
+    if maps_text is None:
+        try:
+            maps_text = Path("/proc/self/maps").read_text()
+        except OSError:
+            return []
+    found = set()
+    for line in maps_text.splitlines():
+        path = line.split()[-1] if len(line.split()) >= 6 else ""
+        name = Path(path).name
+        if name.startswith(BLAS_NAMES) and "-packages/" not in path:
+            found.add(path)
+    return sorted(found)
+
+
+BLAS_NAMES = ("libblas", "liblapack", "libopenblas", "libmkl", "libflexiblas", "libblis")
+# Debian's reference implementation: what libblas.so.3 resolves to unless an optimised BLAS is installed
+REFERENCE_BLAS_DIR = "/blas/"
+
+
+def blas_summary(paths: list[str]) -> str:
+    blas = [p for p in paths if Path(p).name.startswith("libblas")] or paths
+    if not blas:
+        return "not found in this process"
+    note = " (reference BLAS: slow dense kernels in MUMPS; install OpenBLAS)" if any(
+        REFERENCE_BLAS_DIR in p for p in blas) else ""
+    return ", ".join(blas) + note
+
+
 KNOWN_PACKAGES = {"hypre", "mumps", "superlu", "superlu_dist", "suitesparse", "ml", "fftw", "hdf5", "p4est",
                   "metis", "parmetis", "scalapack", "ptscotch", "triangle", "tetgen", "ctetgen", "chaco"}
 
@@ -74,6 +105,7 @@ def collect(comm) -> dict:
         "mpi_standard": "{}.{}".format(*MPI.Get_version()),
         "mpi4py": version("mpi4py"),
         "petsc": petsc_summary(),
+        "blas": blas_libraries(),  # after petsc_summary() has loaded PETSc and with it the BLAS it links
         "petsc4py": version("petsc4py"),
         "h5py": version("h5py"),
         "h5py_mpi": bool(h5py.get_config().mpi),
@@ -102,6 +134,7 @@ def run(args) -> int:
             f"MPI: {data['mpi_library']} (standard {data['mpi_standard']}, mpi4py {data['mpi4py']})",
             f"PETSc: {p['version']} (petsc4py {data['petsc4py']}), scalar {p['scalar_type']}, "
             f"{8 * p['int_bytes']}-bit indices, external: {', '.join(p['external_packages']) or 'none'}",
+            f"BLAS under PETSc: {blas_summary(data['blas'])}",
             f"h5py: {data['h5py']} (HDF5 {data['hdf5']}), h5py mpi: {data['h5py_mpi']}",
             f"numpy {data['numpy']}, numba {data['numba']}, torch {data['torch']}, ase {data['ase']}",
             "compiled kernels: " + (", ".join(f"{k} {v}" for k, v in data["compiled_kernels"].items()) or "none"),

@@ -24,6 +24,22 @@ def test_info_json_reports_stack():
     assert all(v == "ok" for v in data["compiled_kernels"].values()) and "neighbors" in data["compiled_kernels"]
 
 
+def test_info_names_the_blas_under_petsc_and_flags_the_reference_one():
+    from bda_hpc.info import blas_libraries, blas_summary
+
+    maps = "\n".join(f"7f00-7f01 r-xp 00000000 08:01 12 {path}" for path in (
+        "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3",
+        "/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3",
+        "/usr/lib/x86_64-linux-gnu/libscalapack-openmpi.so.2.2.1",
+        "/venv/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_-fdde5778.so",
+        "/usr/lib/x86_64-linux-gnu/libpetsc_real.so.3.18"))
+    found = blas_libraries(maps + "\n7f02-7f03 rw-p 00000000 00:00 0")
+    assert found == ["/usr/lib/x86_64-linux-gnu/blas/libblas.so.3", "/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3"]
+    assert blas_summary(found).startswith("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3 (reference BLAS")
+    assert "reference" not in blas_summary(["/usr/lib/x86_64-linux-gnu/openblas-serial/libblas.so.3"])
+    assert blas_summary([]) == "not found in this process"
+
+
 def test_bad_log_level_is_one_clear_error():
     out = bda("info", "--log-level", "LOUD")
     assert out.returncode != 0
