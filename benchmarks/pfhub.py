@@ -421,18 +421,27 @@ def _plot(out: dict, bm3_runs: dict, json_path: Path) -> None:
 
     bm1 = [v for v in "ab" if f"bm1{v}" in out]
     if bm1:
-        fig, axes = plt.subplots(1, len(bm1), figsize=(6 * len(bm1), 4), squeeze=False)
+        # top: F(t); bottom: each partner run against the benchmark-grid run (the curves overlap at the top)
+        fig, axes = plt.subplots(2, len(bm1), figsize=(6 * len(bm1), 7), squeeze=False, sharex=True)
         run_dir = REPO / out["run_dir"]
-        for ax, v in zip(axes[0], bm1):
-            for suffix in ("", "_dx0.5", "_rtol1e-5"):
+        for col, v in enumerate(bm1):
+            ref = out[f"bm1{v}"]
+            for i, suffix in enumerate(("", "_dx0.5", "_rtol1e-5")):
                 r = _load(run_dir, f"bm1{v}{suffix}")
-                if r is not None:
-                    ax.loglog(np.maximum(r["t"], 1e-2), r["F"],
-                              label=f"{r['grid'][0]}², Δx={r['dx']:g}, rtol={r['ts_rtol']:g}")
-            ax.set_title(f"PFHub 1{v}")
-            ax.set_xlabel("t")
-            ax.set_ylabel("total free energy F")
-            ax.legend(fontsize=8)
+                if r is None:
+                    continue
+                t = np.maximum(r["t"], 1e-2)
+                axes[0, col].loglog(t, r["F"], color=f"C{i}",
+                                    label=f"{r['grid'][0]}², Δx={r['dx']:g}, rtol={r['ts_rtol']:g}")
+                if suffix:
+                    shared = np.asarray(r["t"]) <= ref["t_reached"]
+                    axes[1, col].semilogx(t[shared], 100 * (np.asarray(r["F"])[shared] / np.interp(
+                        np.asarray(r["t"])[shared], ref["t"], ref["F"]) - 1), color=f"C{i}")
+            axes[0, col].set_title(f"PFHub 1{v}")
+            axes[0, col].set_ylabel("total free energy F")
+            axes[0, col].legend(fontsize=8)
+            axes[1, col].set_ylabel("F against Δx = 1, rtol 1e-4 (%)")
+            axes[1, col].set_xlabel("t")
         fig.tight_layout()
         fig.savefig(json_path.with_name(json_path.stem + "_bm1.png"), dpi=100)
         plt.close(fig)
