@@ -39,6 +39,8 @@ What ran on the shared 2-core VM (each stopped when time ran out; rerun to conti
   python benchmarks/pfhub.py --cases bm3_L400_dx0.8
   python benchmarks/pfhub.py --t-end 500 --cases bm3_L240_dx0.8,bm3_L240_dx0.4,bm3_L240_dx0.8_rtol1e-4
   python benchmarks/pfhub.py --quick --cases bm3_L48_dx0.8,bm3_L48_dx0.4,bm3_L96_dx0.8
+  python benchmarks/pfhub.py --cases bm1a_dx0.5 ; ... --cases bm1b_dx0.5   (sessions 13-14, side by side, resumed)
+  python benchmarks/pfhub.py --cases bm3_L240_dx0.2 --t-end 500             (session 14 on, resumed)
   python benchmarks/pfhub.py --assemble
 Late BM1 times need a direct solver: past t ~ 1e5 (BM1a) GMRES + ILU took 250-350 iterations per Newton
 step at the large steps (40 CPU s per step), MUMPS LU 1 (~10 s per step, dt doubling; since session 12 the LU
