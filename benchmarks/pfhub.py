@@ -280,8 +280,13 @@ def flat_interface_energy(prm, length: float, h: float) -> dict:
 
     res = minimize(energy, 0.5 + 0.2 * np.tanh((y - length / 2) / 2), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20000, "gtol": 1e-12, "ftol": 1e-15})
-    continuum = length * np.sqrt(2 * kappa * rho) * (cb - ca) ** 3 / 6
-    return {"discrete": float(res.fun * length), "continuum": float(continuum)}
+    return {"discrete": float(res.fun * length), "continuum": float(length * line_energy(prm))}
+
+
+def line_energy(prm) -> float:
+    """σ, the continuum energy per unit length of a flat interface: √(2κρ)(c_β − c_α)³/6."""
+    rho, ca, cb, _, kappa = prm
+    return float(np.sqrt(2 * kappa * rho) * (cb - ca) ** 3 / 6)
 
 
 def _flat_interface_check(res: dict) -> dict:
@@ -301,10 +306,11 @@ def _disk_check(res: dict) -> dict:
     so this is what F(10⁶) should converge to, up to O(width/R) and Gibbs–Thomson corrections."""
     from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
 
-    rho, ca, cb, _, kappa = CahnHilliard("a").prm
+    prm = CahnHilliard("a").prm
+    _, ca, cb, _, _ = prm
     area = float(np.prod(np.asarray(res["grid"]) * res["dx"]))
     radius = np.sqrt((res["mass"][-1] / area - ca) / (cb - ca) * area / np.pi)
-    continuum = 2 * np.pi * radius * np.sqrt(2 * kappa * rho) * (cb - ca) ** 3 / 6
+    continuum = 2 * np.pi * radius * line_energy(prm)
     print(f"{res['case']} end state = one disk: F {res['F'][-1]:.6f}, continuum 2πRσ {continuum:.6f} "
           f"(R = {radius:.3f} from the mass)")
     return {"radius": float(radius), "continuum": float(continuum), "rel_diff_continuum": res["F"][-1] / continuum - 1}
