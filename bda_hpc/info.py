@@ -39,6 +39,11 @@ def petsc_external_packages(petsc_dir: str, petsc_arch: str) -> list[str]:
     return []
 
 
+BLAS_NAMES = ("libblas", "liblapack", "libopenblas", "libmkl", "libflexiblas", "libblis")
+# Debian's reference implementation: what libblas.so.3 resolves to unless an optimised BLAS is installed
+REFERENCE_BLAS_DIR = "/blas/"
+
+
 def blas_libraries(maps_text: str | None = None) -> list[str]:
     """The BLAS/LAPACK shared libraries this process has mapped outside Python packages, i.e. the ones PETSc,
     MUMPS and hypre call (numpy and torch bring their own). ``maps_text``: /proc/self/maps (Linux) by default."""
@@ -49,16 +54,11 @@ def blas_libraries(maps_text: str | None = None) -> list[str]:
             return []
     found = set()
     for line in maps_text.splitlines():
-        path = line.split()[-1] if len(line.split()) >= 6 else ""
-        name = Path(path).name
-        if name.startswith(BLAS_NAMES) and "-packages/" not in path:
+        fields = line.split()
+        path = fields[5] if len(fields) >= 6 else ""  # address, perms, offset, dev, inode, path
+        if Path(path).name.startswith(BLAS_NAMES) and "-packages/" not in path:
             found.add(path)
     return sorted(found)
-
-
-BLAS_NAMES = ("libblas", "liblapack", "libopenblas", "libmkl", "libflexiblas", "libblis")
-# Debian's reference implementation: what libblas.so.3 resolves to unless an optimised BLAS is installed
-REFERENCE_BLAS_DIR = "/blas/"
 
 
 def blas_summary(paths: list[str]) -> str:
