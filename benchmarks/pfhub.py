@@ -438,13 +438,14 @@ def _plot(out: dict, bm3_runs: dict, json_path: Path) -> None:
                 r = _load(run_dir, f"bm1{v}{suffix}")
                 if r is None:
                     continue
-                t = np.maximum(r["t"], 1e-2)
-                axes[0, col].loglog(t, r["F"], color=f"C{i}",
+                t, F = np.asarray(r["t"]), np.asarray(r["F"])
+                axes[0, col].loglog(np.maximum(t, 1e-2), F, color=f"C{i}",
                                     label=f"{r['grid'][0]}², Δx={r['dx']:g}, rtol={r['ts_rtol']:g}")
                 if suffix:
-                    shared = np.asarray(r["t"]) <= ref["t_reached"]
-                    axes[1, col].semilogx(t[shared], 100 * (np.asarray(r["F"])[shared] / np.interp(
-                        np.asarray(r["t"])[shared], ref["t"], ref["F"]) - 1), color=f"C{i}")
+                    shared = t <= ref["t_reached"]
+                    axes[1, col].semilogx(np.maximum(t[shared], 1e-2),
+                                          100 * (F[shared] / np.interp(t[shared], ref["t"], ref["F"]) - 1),
+                                          color=f"C{i}")
             axes[0, col].set_title(f"PFHub 1{v}")
             axes[0, col].set_ylabel("total free energy F")
             axes[0, col].legend(fontsize=8)
