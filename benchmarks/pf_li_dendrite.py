@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bda_hpc.convergence import grid_convergence
+
 REPO = Path(__file__).resolve().parents[1]
 BOX_UM = (32.0, 24.0)
 T_END = 3.0                      # s; every case ends earlier, at its short circuit
@@ -89,20 +91,6 @@ def run_case(h: float, rtol: float, np_: int, run_dir: Path) -> dict:
             "cpu_s": (cpu1.children_user + cpu1.children_system) - (cpu0.children_user + cpu0.children_system),
             "rows": len(t), "short_circuit_time_s": t_sc, "t_s": t, "tip_um": tip,
             "tip_at_um": {f"{tt:g}": float(np.interp(tt, t, tip)) for tt in TIP_TIMES if tt <= t[-1]}}
-
-
-def grid_convergence(values: list[float]) -> dict:
-    """Changes of one quantity between successive grids (coarse to fine, h halved each time), the observed order
-    where two successive changes keep their sign and shrink, and Richardson's value from the last two grids
-    where the last order is one: a sequence that turns is not in the asymptotic range (log2 of the ratio would
-    read a crossing as fast convergence), and one whose changes grow is not converging."""
-    v = np.array(values, dtype=float)
-    d = np.diff(v)
-    orders = [float(np.log2(a / b)) if a * b > 0 and abs(b) < abs(a) else None for a, b in zip(d[:-1], d[1:])]
-    out = {"values": v.tolist(), "change_to_next_grid": (d / v[1:]).tolist(), "observed_order": orders}
-    if orders and orders[-1] is not None:
-        out["extrapolated"] = float(v[-1] + d[-1] / (2 ** orders[-1] - 1))
-    return out
 
 
 def summarise(cases: dict[str, dict]) -> dict:

@@ -64,6 +64,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bda_hpc.convergence import grid_convergence
+
 REPO = Path(__file__).resolve().parents[1]
 
 # case name -> (model: 'a' | 'b' | '3', cells per side, Δx, t_end, step tolerance, norm of the step error).
@@ -325,6 +327,7 @@ def _settle_time(res: dict, rel: float = 1e-3) -> float:
 
 def assemble(cases: dict, run_dir: Path, json_path: Path) -> int:
     out = {"benchmark": "pfhub", "run_dir": str(run_dir.relative_to(REPO)), "machine": os.uname().nodename}
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     for v in "ab":
         res = _load(run_dir, f"bm1{v}")
         if res is None:
@@ -360,7 +363,6 @@ def assemble(cases: dict, run_dir: Path, json_path: Path) -> int:
         np.savetxt(json_path.with_name(f"{json_path.stem}_bm3.csv"),
                    np.column_stack([b["t"], b["F"], b["tip"], b["solid_fraction"]]), delimiter=",",
                    header="t,F,tip,solid_fraction", comments="")
-    json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(out))
     _plot(out, bm3, json_path)
     print(f"JSON: {json_path}")
@@ -372,8 +374,8 @@ def _domain(r: dict) -> float:
 
 
 def _one_setting_varied(runs: dict, varied: str, coarse_first: bool) -> list[tuple[dict, list]]:
-    """Tip comparisons between runs that share every setting but ``varied`` (domain, dx, ts_rtol), in order of
-    that setting (largest first when ``coarse_first``), neighbour to neighbour: like is compared with like."""
+    """Groups of runs that share every setting but ``varied`` (domain, dx, ts_rtol), each group in order of that
+    setting (largest first when ``coarse_first``): (the shared settings, the runs), for groups of two or more."""
     def settings(r):
         return {"domain": _domain(r), "dx": r["dx"], "ts_rtol": r["ts_rtol"], "lte_norm": r["lte_norm"]}
 
@@ -381,11 +383,29 @@ def _one_setting_varied(runs: dict, varied: str, coarse_first: bool) -> list[tup
     for r in runs.values():
         shared = {k: v for k, v in settings(r).items() if k != varied}
         groups.setdefault(tuple(shared.items()), []).append(r)
-    out = []
-    for key in sorted(groups):
-        seq = sorted(groups[key], key=lambda r: settings(r)[varied], reverse=coarse_first)
-        if len(seq) > 1:
-            out.append((dict(key), [{**_compare(a, b, "tip"), "reference": a["case"]} for a, b in zip(seq, seq[1:])]))
+    return [(dict(key), sorted(groups[key], key=lambda r: settings(r)[varied], reverse=coarse_first))
+            for key in sorted(groups) if len(groups[key]) > 1]
+
+
+def _neighbour_changes(seq: list) -> list:
+    """Tip comparisons neighbour to neighbour along one group: like is compared with like."""
+    return [{**_compare(a, b, "tip"), "reference": a["case"]} for a, b in zip(seq, seq[1:])]
+
+
+def _label(k: dict) -> str:
+    return f"L{k['domain']:g}_rtol{k['ts_rtol']:g}_lte{k['lte_norm']}"
+
+
+def _tip_orders(runs: dict) -> dict:
+    """For every grid sequence of three or more runs (Δx halved each time, all else shared): the tip of each grid
+    at every 25 time units the finest reached, its changes, observed order and Richardson value."""
+    out = {}
+    for k, seq in _one_setting_varied(runs, "dx", coarse_first=True):
+        if len(seq) < 3 or any(not np.isclose(a["dx"], 2 * b["dx"]) for a, b in zip(seq, seq[1:])):
+            continue
+        t_common = min(r["t_reached"] for r in seq)
+        out[_label(k)] = {f"{t:g}": grid_convergence([float(np.interp(t, r["t"], r["tip"])) for r in seq])
+                          for t in np.arange(25.0, t_common + 1e-9, 25.0)}
     return out
 
 
@@ -402,15 +422,23 @@ def _assemble_bm3(runs: dict) -> dict:
                               "tip_velocity_late": v, "wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "ranks": r["ranks"]}
         print(f"BM3 {name:16s} L={_domain(r):g} dx={r['dx']:g} t={r['t_reached']:g} tip={r['tip'][-1]:.2f} "
               f"v_tip(last 30 %)={v:.4f} wall={r['wall_s']:.0f}s cpu={r['cpu_s']:.0f}s")
-    res["grid_sequences"] = {
-        f"L{k['domain']:g}_rtol{k['ts_rtol']:g}_lte{k['lte_norm']}": seq
-        for k, seq in _one_setting_varied(runs, "dx", coarse_first=True)}
-    res["step_tolerance"] = [c for _, seq in _one_setting_varied(runs, "ts_rtol", coarse_first=True) for c in seq]
-    res["domain_checks"] = [c for _, seq in _one_setting_varied(runs, "domain", coarse_first=False) for c in seq]
+    res["grid_sequences"] = {_label(k): _neighbour_changes(seq)
+                             for k, seq in _one_setting_varied(runs, "dx", coarse_first=True)}
+    res["tip_order"] = _tip_orders(runs)
+    res["step_tolerance"] = [c for _, seq in _one_setting_varied(runs, "ts_rtol", coarse_first=True)
+                             for c in _neighbour_changes(seq)]
+    res["domain_checks"] = [c for _, seq in _one_setting_varied(runs, "domain", coarse_first=False)
+                            for c in _neighbour_changes(seq)]
     for label, seq in res["grid_sequences"].items():
         for c in seq:
             print(f"   {label} grid dx {runs[c['reference']]['dx']:g} -> {runs[c['case']]['dx']:g}: tip change at "
                   f"t={c['t_common']:g}: {c['rel_diff_at_end']:.2%} (largest {c['max_rel_diff']:.2%})")
+    for label, by_time in res["tip_order"].items():
+        for t, g in by_time.items():
+            print(f"   {label} tip at t={t}: " + " -> ".join(f"{x:.3f}" for x in g["values"]) + "; change "
+                  + ", ".join(f"{x:+.2%}" for x in g["change_to_next_grid"]) + "; observed order "
+                  + ", ".join("none" if p is None else f"{p:.2f}" for p in g["observed_order"])
+                  + (f"; Richardson {g['extrapolated']:.3f}" if "extrapolated" in g else ""))
     for c in res["step_tolerance"]:
         print(f"   {c['reference']} -> {c['case']}: tip change at t={c['t_common']:g}: {c['rel_diff_at_end']:.2%} "
               f"(largest {c['max_rel_diff']:.2%})")
