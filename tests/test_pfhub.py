@@ -128,3 +128,16 @@ def test_pfhub3_steps_do_not_depend_on_the_box_size():
     assert abs(large_tip / small_tip - 1) < 1e-5, (small_tip, large_tip)
     rms_small, rms_large = run(60, "2"), run(120, "2")
     assert rms_large[0] < rms_small[0] < small_steps, (rms_small, rms_large, small_steps)
+
+
+def test_a_krylov_solve_that_cannot_converge_ends_in_a_clear_error():
+    """ksp_max_it reaches the solver: BM3's linear solves need ~10 GMRES iterations, so a cap of 6 fails every
+    step down to a vanishing dt, and the run stops with a SolverError naming the step instead of running on."""
+    from bda_hpc.errors import SolverError
+    from bda_hpc.phasefield.solver import DEFAULT_OPTIONS
+    from bda_hpc.phasefield.stage import solver_options
+
+    assert int(DEFAULT_OPTIONS["ksp_max_it"]) <= 1000  # PETSc's own default is 10000
+    options = {**solver_options("karma_rappel"), "ts_rtol": "1e-3", "ts_atol": "1e-3", "ksp_max_it": "6"}
+    with pytest.raises(SolverError, match="time step failed at t = .*DIVERGED_STEP_REJECTED"):
+        _bm3_to_t10(60, 0.8, options, 5.0)
