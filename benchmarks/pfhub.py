@@ -21,7 +21,7 @@ Full (run dir ``benchmarks/results/pfhub_runs``):
   that the truncation does not matter, to t = 1500; the small set that fits a
   shared 2-core machine is side 96 at Δx = 0.8, 0.4, 0.2 (and Δx = 0.4 with a 10x
   tighter step tolerance), side 192 and 400 at Δx = 0.8, side 400 at Δx = 0.4 (and
-  side 240 at Δx = 0.8, 0.4 to t = 500, Δx = 0.8 also with the 10x tighter tolerance).
+  side 240 at Δx = 0.8, 0.4, 0.2 to t = 500, Δx = 0.8 also with the 10x tighter tolerance).
   BM3 controls the step's error in the max norm; the ``_lte2`` cases are the
   earlier runs with the RMS norm (a larger box took larger steps there).
 Quick (``pfhub_runs_quick``, ~2 CPU min): BM1 64², Δx = 3.125 to t = 1000,
