@@ -402,7 +402,7 @@ def _label(k: dict) -> str:
 
 def _tip_orders(runs: dict) -> dict:
     """For every grid sequence of three or more runs (Δx halved each time, all else shared): the tip of each grid
-    at every 25 time units the finest reached, its changes, observed order and Richardson value."""
+    every 25 time units up to the time all of them reached, its changes, observed order and Richardson value."""
     out = {}
     for k, seq in _one_setting_varied(runs, "dx", coarse_first=True):
         if len(seq) < 3 or any(not np.isclose(a["dx"], 2 * b["dx"]) for a, b in zip(seq, seq[1:])):
