@@ -400,11 +400,12 @@ def _label(k: dict) -> str:
     return f"L{k['domain']:g}_rtol{k['ts_rtol']:g}_lte{k['lte_norm']}"
 
 
-def _tip_orders(runs: dict) -> dict:
-    """For every grid sequence of three or more runs (Δx halved each time, all else shared): the tip of each grid
-    every 25 time units up to the time all of them reached, its changes, observed order and Richardson value."""
+def _tip_orders(dx_groups: list[tuple[dict, list]]) -> dict:
+    """For every grid sequence of three or more runs (Δx halved each time, all else shared; ``dx_groups`` from
+    :func:`_one_setting_varied`): the tip of each grid every 25 time units up to the time all of them reached, its
+    changes, observed order and Richardson value."""
     out = {}
-    for k, seq in _one_setting_varied(runs, "dx", coarse_first=True):
+    for k, seq in dx_groups:
         if len(seq) < 3 or any(not np.isclose(a["dx"], 2 * b["dx"]) for a, b in zip(seq, seq[1:])):
             continue
         t_common = min(r["t_reached"] for r in seq)
@@ -426,9 +427,9 @@ def _assemble_bm3(runs: dict) -> dict:
                               "tip_velocity_late": v, "wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "ranks": r["ranks"]}
         print(f"BM3 {name:16s} L={_domain(r):g} dx={r['dx']:g} t={r['t_reached']:g} tip={r['tip'][-1]:.2f} "
               f"v_tip(last 30 %)={v:.4f} wall={r['wall_s']:.0f}s cpu={r['cpu_s']:.0f}s")
-    res["grid_sequences"] = {_label(k): _neighbour_changes(seq)
-                             for k, seq in _one_setting_varied(runs, "dx", coarse_first=True)}
-    res["tip_order"] = _tip_orders(runs)
+    dx_groups = _one_setting_varied(runs, "dx", coarse_first=True)
+    res["grid_sequences"] = {_label(k): _neighbour_changes(seq) for k, seq in dx_groups}
+    res["tip_order"] = _tip_orders(dx_groups)
     res["step_tolerance"] = [c for _, seq in _one_setting_varied(runs, "ts_rtol", coarse_first=True)
                              for c in _neighbour_changes(seq)]
     res["domain_checks"] = [c for _, seq in _one_setting_varied(runs, "domain", coarse_first=False)
