@@ -104,6 +104,8 @@ class PhaseFieldSolver:
         self.step = 0
         self.dt = None
         self._clock = None
+        self._rebuild_preconditioner = True
+        self._snes_failures_seen = 0
 
     def _create_jacobian(self):
         from petsc4py import PETSc
@@ -155,6 +157,27 @@ class PhaseFieldSolver:
                                    sp.row_start, sp.slot, self._prm, self._h, self._off, self.grid.dim)
 
     def _ijacobian(self, ts, t, x, xdot, shift, J, P):
+        self._assemble_jacobian(x, xdot, shift, J, P)
+        failures = ts.getSNESFailures()
+        if self._rebuild_preconditioner or failures != self._snes_failures_seen:
+            self._rebuild_preconditioner_now(ts)
+            self._snes_failures_seen = failures
+        return True
+
+    def _rebuild_preconditioner_now(self, ts) -> None:
+        """Set up the preconditioner on this Jacobian, whatever the lag (``snes_lag_preconditioner``) says.
+
+        The lag counts completed Newton iterations, and a failed solve completes few or none, so the retries
+        of a step at a cut dt reused the preconditioner that had just failed (BM3 at 600² on 2 ranks: 8 failed
+        tries in a row, session 15). It is set up at every segment start as well, so that a run going on in one
+        process and one restarted from the segment's checkpoint solve with the same preconditioner.
+        """
+        self._rebuild_preconditioner = False
+        pc = ts.getSNES().getKSP().getPC()
+        pc.setReusePreconditioner(False)  # the SNES sets reuse again after this callback, and keeps this set-up
+        pc.setUp()
+
+    def _assemble_jacobian(self, x, xdot, shift, J, P) -> None:
         self._ev_jac.begin()
         self.jacobian_values(x, xdot, shift)
         self.sparsity.set_jacobian(P)
@@ -168,7 +191,6 @@ class PhaseFieldSolver:
             self.grid.owned_view(self._row_scale)[...] = scale
             P.compose(ROW_SCALE, self._row_scale)
         self._ev_jac.end()
-        return True
 
     def _monitor(self, ts, step, t, x):
         if step == self._segment_first_step:
@@ -232,7 +254,7 @@ class PhaseFieldSolver:
             out[..., fixed] = (self.grid.owned_view(x) - self.grid.owned_view(held))[..., fixed]
 
         def jacobian(snes, x, J, P):
-            self._ijacobian(self.ts, self.t, x, zero, 0.0, J, P)
+            self._assemble_jacobian(x, zero, 0.0, J, P)
             P.zeroRows(fixed_rows, diag=1.0)
 
         snes = PETSc.SNES().create(self.comm)
@@ -293,6 +315,8 @@ class PhaseFieldSolver:
             ts.setStepLimits(ts.getStepLimits()[0], dt_max)
         self._segment_first_step = self.step
         ts.restartStep()  # multistep history starts afresh, exactly as after a restart from a checkpoint
+        # ... and the preconditioner with it (TSSolve counts SNES failures from zero)
+        self._rebuild_preconditioner, self._snes_failures_seen = True, 0
         self._stage.push()
         try:
             with self._options:
