@@ -32,8 +32,8 @@ from .stencil import (
 W0, EPS4, TAU0, DIFF, LAMBDA = range(5)
 PHI, U = 0, 1
 # |∇φ| W0 below which the Jacobian leaves out τ(n)'s dependence on the gradient, φ̇ ∂τ/∂∇φ ~ φ̇ / |∇φ|. In the bulk
-# both are round-off or solver noise (|∇φ| 1e-15–1e-10, φ̇ 1e-14–1e-9), and their ratio put entries up to 200×
-# the diagonal into the Jacobian at Δx 0.4 (session 16): GMRES solves ran to the 1000-iteration cap.
+# both are round-off or solver noise (|∇φ| 1e-15–1e-10, φ̇ 1e-14–1e-9), and their ratio put entries up to 42×
+# the smallest diagonal into the Jacobian at Δx 0.4 (session 16): GMRES solves ran to the 1000-iteration cap.
 # The interface's gradients are ~0.35 / W0 and its term stays; the residual is unchanged.
 DIRECTION_FLOOR = 1e-6
 
