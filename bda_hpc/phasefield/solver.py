@@ -41,7 +41,8 @@ DEFAULT_OPTIONS = {
     "ksp_type": "preonly",
     "pc_type": "lu",
     # a stalled Krylov solve fails the step (dt is cut, or a clear error) instead of running PETSc's 10000
-    # iterations: one BM3 step at 2.9 M unknowns sat in GMRES for > 11 min; normal solves take 20–350
+    # iterations: one BM3 step at 2.9 M unknowns sat in GMRES for > 11 min (on a Jacobian with round-off noise,
+    # karma_rappel.DIRECTION_FLOOR since); normal solves take 20–350
     "ksp_max_it": "1000",
 }
 
