@@ -131,7 +131,7 @@ def test_pfhub3_steps_do_not_depend_on_the_box_size():
 
 
 def test_a_krylov_solve_that_cannot_converge_ends_in_a_clear_error():
-    """ksp_max_it reaches the solver: with a relative tolerance no GMRES solve reaches in 6 iterations, every
+    """ksp_max_it reaches the solver: with a relative tolerance (1e-30) no solve reaches in 6 GMRES iterations, every
     step fails down to a vanishing dt, and the run stops with a SolverError naming the step instead of running on."""
     from bda_hpc.errors import SolverError
     from bda_hpc.phasefield.solver import DEFAULT_OPTIONS
