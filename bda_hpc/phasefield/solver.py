@@ -161,8 +161,8 @@ class PhaseFieldSolver:
         self._assemble_jacobian(x, xdot, shift, J, P)
         failures = ts.getSNESFailures()
         if self._rebuild_preconditioner or failures != self._snes_failures_seen:
+            self._rebuild_preconditioner, self._snes_failures_seen = False, failures
             self._rebuild_preconditioner_now(ts)
-            self._snes_failures_seen = failures
         return True
 
     def _rebuild_preconditioner_now(self, ts) -> None:
@@ -173,7 +173,6 @@ class PhaseFieldSolver:
         tries in a row, session 15). It is set up at every segment start as well, so that a run going on in one
         process and one restarted from the segment's checkpoint solve with the same preconditioner.
         """
-        self._rebuild_preconditioner = False
         pc = ts.getSNES().getKSP().getPC()
         pc.setReusePreconditioner(False)  # the SNES sets reuse again after this callback, and keeps this set-up
         pc.setUp()
