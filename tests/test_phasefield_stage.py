@@ -55,12 +55,13 @@ def _fields(path, names):
 
 
 def _assert_same_time_series(actual, desired, rtol):
-    """Two runs' time series, the same steps to the same states (rtol), where one rebuilt its preconditioner
-    where the other reused a lagged one: the current, a rate (from ξ̇, so Newton's tolerance on the state over
-    dt), to 1e-5 — what GMRES's relative tolerance (1e-5) leaves in an inexact Newton step."""
+    """Two runs' time series, the same steps to the same states (rtol), where the linear solves differ (another
+    preconditioner, or a lagged one): the current, a rate (from ξ̇, so Newton's tolerance on the state over
+    dt), to 1e-4. At the first, shortest steps (dt ~ 7e-5 s) one of them differed by 4.7e-5 (the median over
+    the run 2e-8)."""
     current = 3
     np.testing.assert_allclose(np.delete(actual, current, 1), np.delete(desired, current, 1), rtol=rtol, atol=1e-12)
-    np.testing.assert_allclose(actual[:, current], desired[:, current], rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(actual[:, current], desired[:, current], rtol=1e-4, atol=1e-12)
 
 
 def test_li_stage_outputs_and_restart_matches_uninterrupted(tmp_path):
@@ -111,7 +112,7 @@ def test_named_preconditioner_gives_the_default_solvers_time_series(tmp_path):
         assert r.returncode == 0, r.stderr
     a, b = (np.loadtxt(tmp_path / out / "timeseries.csv", delimiter=",", skiprows=1) for out in ("default", "named"))
     assert a.shape == b.shape  # the same adaptive steps ...
-    np.testing.assert_allclose(b[1:], a[1:], rtol=1e-5, atol=1e-12)  # ... to the solver tolerances
+    _assert_same_time_series(b[1:], a[1:], rtol=1e-5)  # ... to the solver tolerances
     # at t = 0 the current is a cancellation (≈ 0 of ~5e4 A/m² once deposition starts), resolved by LU to 1e-3
     # and by the iterative consistent start (linear rtol 1e-5) to ~10 A/m²
     assert abs(b[0, 3] - a[0, 3]) < 1e-3 * abs(a[:, 3]).max()
@@ -243,3 +244,43 @@ def test_short_circuit_ends_the_run_and_a_restart_keeps_it_ended(tmp_path):
     assert "that run had ended" in again.stderr
     assert read_params(tmp_path / "short" / "dendrite.h5").require("short_circuit_time", units="s") == t_short
     assert np.loadtxt(tmp_path / "short" / "timeseries.csv", delimiter=",", skiprows=1).shape == series.shape
+
+
+def test_a_stop_check_leaves_the_time_integration_alone():
+    """Stop checks see the state after every step. PETSc restarts a multistep method (BDF: a backward-Euler half
+    step, then the full step) after any post-step callback that changed the solution's state counter, which
+    even a writable read of its array does; the stage's short-circuit check did that at every step until
+    session 17 (two nonlinear solves per step, and the step error of a restarted method). The checks get a
+    read-only array; a run with one takes exactly the steps and iterations of a run without, and one nonlinear
+    solve per step tried (two with the old check)."""
+    from mpi4py import MPI
+
+    from bda_hpc.phasefield.cahn_hilliard import CahnHilliard
+    from bda_hpc.phasefield.grid import Grid
+    from bda_hpc.phasefield.solver import PhaseFieldSolver
+
+    def run(with_check):
+        model = CahnHilliard("a")
+        grid = Grid(MPI.COMM_SELF, (24, 20), (5.0, 5.0), model.dof, periodic=model.periodic, faces=model.faces(),
+                    field_names=model.fields)
+        s = PhaseFieldSolver(MPI.COMM_SELF, grid, model)
+        seen, solves = [], []
+        s.ts.getSNES().setMonitor(lambda snes, its, norm: solves.append(its) if its == 0 else None)
+        if with_check:
+            s.stop_checks.append(lambda solver, t, owned: seen.append(owned.flags.writeable) or None)
+        s.set_state(model.initial_state(grid))
+        s.make_consistent()
+        s.advance(20.0, 0.01, 5.0)
+        tried = s.step + s.ts.getStepRejections() + s.ts.getSNESFailures()
+        result = (s.step, s.ts.getSNESIterations(), s.state().copy(), seen)
+        # the segment's first step is a restart: a half step, then the step
+        assert len(solves) == tried + 1, (len(solves), tried)
+        s.destroy()
+        grid.destroy()
+        return result
+
+    steps, newton, state, _ = run(False)
+    steps_c, newton_c, state_c, writeable = run(True)
+    assert len(writeable) == steps_c and not any(writeable)
+    assert (steps_c, newton_c) == (steps, newton)
+    np.testing.assert_array_equal(state_c, state)

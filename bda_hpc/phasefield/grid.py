@@ -114,9 +114,11 @@ class Grid:
         return Block(tuple(reversed(self.cells)), self.own_start[3 - d:], self.own_size[3 - d:],
                      spacing=tuple(reversed(self.spacing)), origin=(0.0,) * d)
 
-    def owned_view(self, vec) -> np.ndarray:
-        """A global Vec's array as ``(nz, ny, nx, dof)`` (a view: writes go into the Vec)."""
-        return vec.getArray().reshape(self.own_size + (self.dof,))
+    def owned_view(self, vec, readonly: bool = False) -> np.ndarray:
+        """A global Vec's array as ``(nz, ny, nx, dof)`` (a view: writes go into the Vec).
+
+        ``readonly`` leaves the Vec's state counter alone; PETSc takes a changed counter for a changed Vec."""
+        return vec.getArray(readonly=readonly).reshape(self.own_size + (self.dof,))
 
     def ghosted(self, vec) -> np.ndarray:
         """Scatter a global Vec into the local Vec, fill boundary ghosts, return ``(gz, gy, gx, dof)``."""

@@ -96,8 +96,8 @@ class PhaseFieldSolver:
             self.ts.setFromOptions()
         self._exclude_algebraic_fields_from_error()
         self.step_callbacks = []
-        # callables (solver, t, x) -> str | None asked after every step; a reason ends the integration there.
-        # Collective: every rank must return the same.
+        # callables (solver, t, owned) -> str | None asked after every step with the owned state (read-only,
+        # (nz, ny, nx, dof)); a reason ends the integration there. Collective: every rank must return the same.
         self.stop_checks = []
         self.stop_reason = None
         self.consistent_start_iterations = None  # Newton and linear iterations of make_consistent()
@@ -205,8 +205,11 @@ class PhaseFieldSolver:
     def _post_step(self, ts):
         from petsc4py import PETSc
 
+        # read-only: TS restarts its multistep history (a backward-Euler half step, then the full step, i.e.
+        # two nonlinear solves) after any post-step callback that changed the solution's state counter
+        owned = self.grid.owned_view(ts.getSolution(), readonly=True)
         for check in self.stop_checks:
-            reason = check(self, ts.getTime(), ts.getSolution())
+            reason = check(self, ts.getTime(), owned)
             if reason:
                 self.stop_reason = reason
                 # ends TSSolve after this step (a reason set in the monitor would be reset by the next step)

@@ -224,7 +224,7 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
         series.append({"time": t, **run.observe(grid, grid.ghosted(x), comm, volume0)})
 
     solver.step_callbacks.append(record)
-    solver.stop_checks.append(lambda s, t, x: run.stop_reason(grid, grid.owned_view(x), comm))
+    solver.stop_checks.append(lambda s, t, owned: run.stop_reason(grid, owned, comm))
     solver.begin_run(settings.t_end)
     n_out = len(outputs)
     while stop_reason is None and solver.t < settings.t_end * (1 - 1e-12):
