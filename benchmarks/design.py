@@ -41,7 +41,7 @@ SWEEPS = {
              "title": "cell_fastcharge (DFN Chen2020, 1C discharge + 15-min charge)"},
     "dendrite": {"example": "examples/design_dendrite_sweep.toml", "json": "design_tipheight.json",
                  "outputs": ["max_dendrite_height", "current_density", "space_utilisation"],
-                 "title": "dendrite_threshold (phase-field Li, 32x24 µm, tip height after 1e4 C/m^2)"},
+                 "title": "dendrite_threshold (phase-field Li, 24x16 µm, tip height after 1e4 C/m^2)"},
 }
 
 
