@@ -227,9 +227,15 @@ def test_short_circuit_ends_the_run_and_a_restart_keeps_it_ended(tmp_path):
     from bda_hpc.phasefield.li_deposition import LiDeposition
     from bda_hpc.phasefield.li_params import LiPhysical
 
-    r = _stage(tmp_path, LI_CONFIG.format(t_end=5.0, mobility=2.5e-6), "short")
+    every_step = "progress_seconds = 1e-9\n[phasefield.setup]"  # a progress line at every step
+    r = _stage(tmp_path, LI_CONFIG.format(t_end=5.0, mobility=2.5e-6).replace("[phasefield.setup]", every_step),
+               "short")
     assert r.returncode == 0, r.stderr
     assert "short circuit" in r.stderr
+    # the ETA follows the tip toward the counter electrode, not t toward t_end (t_sc is ~4 % of t_end: measured
+    # by t, the last ETA would be ~20x the seconds the run took)
+    etas = re.findall(r" eta=(\d+)s", r.stderr)
+    assert len(etas) > 10 and int(etas[-1]) <= 1, etas[-5:]
     ps = read_params(tmp_path / "short" / "dendrite.h5")
     t_short = ps.require("short_circuit_time", units="s")
     series = np.loadtxt(tmp_path / "short" / "timeseries.csv", delimiter=",", skiprows=1)

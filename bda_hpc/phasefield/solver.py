@@ -100,6 +100,10 @@ class PhaseFieldSolver:
         # (nz, ny, nx, dof)); a reason ends the integration there. Collective: every rank must return the same.
         self.stop_checks = []
         self.stop_reason = None
+        # () -> how far (0..1) the run has come toward an end other than t_end that a stop check watches (a
+        # dendrite's tip toward the counter electrode); the progress line's ETA takes the further of the two.
+        # Called on rank 0 only, so it must not communicate.
+        self.progress_toward_stop = None
         self.consistent_start_iterations = None  # Newton and linear iterations of make_consistent()
         self.t = 0.0
         self.step = 0
@@ -219,6 +223,8 @@ class PhaseFieldSolver:
     def _progress(self, step, t):
         elapsed = time.perf_counter() - self._clock
         done = (t - self._t_run_start) / max(self._t_run_end - self._t_run_start, 1e-300)
+        if self.progress_toward_stop is not None:
+            done = max(done, self.progress_toward_stop())
         eta = elapsed * (1.0 - done) / done if done > 0 else math.inf
         log.info("t=%.6g dt=%.3g step=%d snes=%d ksp=%d eta=%s", t, self.ts.getTimeStep(), step,
                  self.ts.getSNESIterations(), self.ts.getKSPIterations(),

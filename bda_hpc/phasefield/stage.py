@@ -107,12 +107,19 @@ class LiRun:
                                                 nuclei=s.nuclei)
         self.counter_electrode = settings.cells[0] * settings.spacing[0]  # the far x face (µm)
         self.short_circuit_gap = settings.short_circuit_gap or 6.0 * self.model.interface_length
+        self._first_tip = None
+        self.stop_progress = 0.0  # how far the tip has come toward the short circuit since this process began
 
     def stop_reason(self, grid, u_owned, comm) -> str | None:
         """A short circuit: the tip within ``short_circuit_gap`` of the counter electrode."""
         from .metrics import tip_position
 
-        gap = self.counter_electrode - tip_position(grid, u_owned[..., 0], comm)
+        tip = tip_position(grid, u_owned[..., 0], comm)
+        if self._first_tip is None:
+            self._first_tip = tip
+        span = self.counter_electrode - self.short_circuit_gap - self._first_tip
+        self.stop_progress = min(max((tip - self._first_tip) / span, 0.0), 1.0) if span > 0 else 1.0
+        gap = self.counter_electrode - tip
         if gap > self.short_circuit_gap:
             return None
         return (f"short circuit: the tip is {gap:.3g} µm from the counter electrode at x = "
@@ -157,6 +164,8 @@ class CahnHilliardRun:
     def observe(self, grid, u_ghost, comm, volume0: float) -> dict:
         mass = comm.allreduce(float(u_ghost[grid.owned + (0,)].sum())) * float(np.prod(grid.spacing))
         return {"free_energy": comm.allreduce(self.model.energy(grid, u_ghost)), "mass": mass}
+
+    stop_progress = 0.0  # no end but t_end
 
     def stop_reason(self, grid, u_owned, comm) -> str | None:
         return None
@@ -225,6 +234,7 @@ def _integrate(comm, settings, config_path, out, run, grid, solver, param_paths,
 
     solver.step_callbacks.append(record)
     solver.stop_checks.append(lambda s, t, owned: run.stop_reason(grid, owned, comm))
+    solver.progress_toward_stop = lambda: run.stop_progress
     solver.begin_run(settings.t_end)
     n_out = len(outputs)
     while stop_reason is None and solver.t < settings.t_end * (1 - 1e-12):
