@@ -32,7 +32,8 @@ log = logging.getLogger("bda_hpc.phasefield")
 # 48 CPU s against 183 s with per-rank LU (ASM/LU, GMRES to 1e-8: the default until then; its triangular solves
 # cost ~5 matrix products already at 4608 unknowns); a 96² noise front, same steps, 0.29 vs 1.7 s per step;
 # 200² on 2 ranks to t = 3 ms 17.7 vs 129 s (session 12); in 3D ASM/LU did not finish the example's first 15
-# steps in 300 s. "asm_lu" stays a named choice.
+# steps in 300 s. "asm_lu" stays a named choice. (Those runs still restarted BDF at every step; without that,
+# session 17, the small example takes 837 steps and 18 s.)
 MODEL_OPTIONS = {
     "li_deposition": li_solver_options(DEFAULT_LI_PRECONDITIONER),
     # ILU(2): on the exact (star) pattern ILU(0) needed 180 GMRES per Newton step by t = 300 on the PFHub grid
