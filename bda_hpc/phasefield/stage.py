@@ -154,6 +154,7 @@ class LiRun:
 
 class CahnHilliardRun:
     columns = [("time", "1"), ("free_energy", "1"), ("mass", "1")]
+    stop_progress = 0.0  # no end but t_end
 
     def __init__(self, settings: PhaseFieldSettings, param_paths, comm):
         from .cahn_hilliard import CahnHilliard
@@ -165,8 +166,6 @@ class CahnHilliardRun:
     def observe(self, grid, u_ghost, comm, volume0: float) -> dict:
         mass = comm.allreduce(float(u_ghost[grid.owned + (0,)].sum())) * float(np.prod(grid.spacing))
         return {"free_energy": comm.allreduce(self.model.energy(grid, u_ghost)), "mass": mass}
-
-    stop_progress = 0.0  # no end but t_end
 
     def stop_reason(self, grid, u_owned, comm) -> str | None:
         return None
