@@ -76,9 +76,15 @@ has "import numpy" || $PIP "numpy<2.4" || fail "numpy" "pip failed"
 # mpi4py from a binary wheel only: building it from source needs ~20 GiB.
 has "import mpi4py.MPI" || { log "mpi4py"; $PIP --only-binary=mpi4py mpi4py || fail "mpi4py" "no binary wheel installable"; }
 has "import petsc4py, sys; sys.exit(petsc4py.__version__ != '$petsc_version')" || {
-  log "petsc4py $petsc_version against $PETSC_DIR (~2 min)"
-  # petsc4py 3.18's build scripts predate the distutils in newer setuptools
-  $PIP "cython<3" "setuptools<69" wheel || fail "petsc4py" "build requirements"
+  log "petsc4py $petsc_version against $PETSC_DIR (2-7 min)"
+  # petsc4py before 3.20 (Debian 12: 3.18) builds only with Cython 0.29 and the distutils of older setuptools;
+  # from 3.20 on it needs Cython 3; up to 3.23 (Debian 13: 3.22) its doc-string hook crashes Cython 3.1 and its
+  # build calls distutils execute(dry_run=...), gone from setuptools 80
+  petsc_minor=$(echo "$petsc_version" | cut -d. -f2)
+  if [ "$petsc_minor" -lt 20 ]; then petsc4py_build=("cython<3" "setuptools<69")
+  elif [ "$petsc_minor" -le 23 ]; then petsc4py_build=("cython>=3,<3.1" "setuptools>=77,<80")
+  else petsc4py_build=("cython>=3" "setuptools>=77"); fi
+  $PIP "${petsc4py_build[@]}" wheel || fail "petsc4py" "build requirements"
   PETSC_DIR=$PETSC_DIR $PIP --no-build-isolation "petsc4py==$petsc_version" >/tmp/bda_hpc_petsc4py.log 2>&1 \
     || fail "petsc4py==$petsc_version" "build failed, see /tmp/bda_hpc_petsc4py.log"
 }
