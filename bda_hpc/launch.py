@@ -17,6 +17,7 @@ import functools
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 
 @functools.cache
@@ -50,10 +51,26 @@ def launch_environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def mpiexec_command(nranks: int, mpiexec: str | None = None, oversubscribe: bool = True,
+def physical_cores() -> int:
+    """Cores (not hardware threads) among the CPUs this process may run on: Open MPI's slots outside a batch job."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add((topology.joinpath("physical_package_id").read_text(), topology.joinpath("core_id").read_text()))
+        except OSError:  # no sysfs topology: count the CPU
+            cores.add(("cpu", cpu))
+    return max(len(cores), 1)
+
+
+def mpiexec_command(nranks: int, mpiexec: str | None = None, oversubscribe: bool | None = None,
                     bind: bool = True) -> list[str]:
     """``[mpiexec, flags..., -n, N]``; append the program and its arguments.
 
+    ``oversubscribe=None`` asks for it only where Open MPI needs it: more ranks than this machine's cores, outside
+    a SLURM allocation (inside one the job's tasks are the slots). From Open MPI 5 on the flag also turns off
+    binding, so it is not passed where it is not needed.
     ``bind=False`` leaves the ranks to the OS scheduler (for launches that share the machine).
     """
     exe = mpiexec or os.environ.get("BDA_HPC_MPIEXEC") or shutil.which("mpiexec") or "mpiexec"
@@ -61,6 +78,8 @@ def mpiexec_command(nranks: int, mpiexec: str | None = None, oversubscribe: bool
     if mpi_flavour(exe) == "openmpi":
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-run-as-root")
+        if oversubscribe is None:
+            oversubscribe = "SLURM_JOB_ID" not in os.environ and nranks > physical_cores()
         if oversubscribe:
             cmd.append("--oversubscribe")
         if not bind:

@@ -40,3 +40,27 @@ def test_local_stages_launch_unbound_and_slurm_jobs_bound(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "7")
     in_job = stage_command(stage, None)
     assert local[:-1] == mpiexec_command(2, bind=False) and in_job[:-1] == mpiexec_command(2)
+
+
+@pytest.mark.skipif(mpi_flavour() != "openmpi", reason="Open MPI's slot rule")
+def test_oversubscribe_only_where_open_mpi_needs_it(monkeypatch):
+    from bda_hpc.launch import physical_cores
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    cores = physical_cores()
+    # Open MPI 5 does not bind ranks launched with the flag, so a launch that fits the cores goes without it
+    assert "--oversubscribe" not in mpiexec_command(cores)
+    assert "--oversubscribe" in mpiexec_command(cores + 1)
+    monkeypatch.setenv("SLURM_JOB_ID", "7")  # the allocation's tasks are the slots
+    assert "--oversubscribe" not in mpiexec_command(cores + 1)
+
+
+@pytest.mark.skipif(mpi_flavour() != "openmpi", reason="Open MPI's slot rule")
+def test_more_ranks_than_cores_start():
+    from bda_hpc.launch import physical_cores
+
+    n = physical_cores() + 1
+    out = subprocess.run(mpiexec_command(n) + [sys.executable, "-c", "print('up')"], capture_output=True, text=True,
+                         timeout=120, env=launch_environment())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["up"] * n

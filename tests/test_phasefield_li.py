@@ -146,7 +146,7 @@ def _min_concentration(ion_limit: float) -> tuple[float, float]:
 
     def record(grid):
         def cb(s, step, t, x):
-            lowest[0] = min(lowest[0], float(grid.owned_view(x)[..., 1].min()))
+            lowest[0] = min(lowest[0], float(grid.owned_view(x, readonly=True)[..., 1].min()))
         return cb
 
     opts = {"ksp_type": "preonly", "pc_type": "lu", "ts_rtol": "1e-3", "ts_atol": "1e-3"}

@@ -53,7 +53,7 @@ def _run(options, comm=None):
     return state, phi
 
 
-@pytest.mark.parametrize("name", ["schur_a11_hypre", "schur_a11_hypre_inner", "fieldsplit_hypre",
+@pytest.mark.parametrize("name", ["schur_a11_hypre", "fieldsplit_hypre",
                                   "unscaled_schur_a11_hypre", "unscaled_schur_a11_hypre_asm"])
 def test_field_split_preconditioners_reach_the_direct_solution(name):
     from bda_hpc.phasefield.preconditioners import li_solver_options

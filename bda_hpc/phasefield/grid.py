@@ -117,7 +117,8 @@ class Grid:
     def owned_view(self, vec, readonly: bool = False) -> np.ndarray:
         """A global Vec's array as ``(nz, ny, nx, dof)`` (a view: writes go into the Vec).
 
-        ``readonly`` leaves the Vec's state counter alone; PETSc takes a changed counter for a changed Vec."""
+        ``readonly`` leaves the Vec's state counter alone (PETSc takes a changed counter for a changed Vec) and is
+        required for the Vecs PETSc hands to callbacks as inputs: newer PETSc (3.22) locks them against writing."""
         return vec.getArray(readonly=readonly).reshape(self.own_size + (self.dof,))
 
     def ghosted(self, vec) -> np.ndarray:

@@ -43,7 +43,7 @@ def run_small_example(t_end: float, comm=None, **physics) -> tuple[dict, np.ndar
     extremes = {"c_max": -np.inf, "c_min": np.inf}
 
     def track(s, step, t, x):
-        c = grid.owned_view(x)[..., 1]
+        c = grid.owned_view(x, readonly=True)[..., 1]
         extremes["c_max"] = max(extremes["c_max"], float(c.max()))
         extremes["c_min"] = min(extremes["c_min"], float(c.min()))
 

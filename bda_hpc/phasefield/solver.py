@@ -149,7 +149,7 @@ class PhaseFieldSolver:
     def _ifunction(self, ts, t, x, xdot, f):
         self._ev_res.begin()
         u = self.grid.ghosted(x)
-        udot = self.grid.owned_view(xdot)
+        udot = self.grid.owned_view(xdot, readonly=True)
         out = self.grid.owned_view(f)
         self.model.residual_kernel(u, udot, out, self._prm, self._h, self._off, self.grid.dim)
         self._ev_res.end()
@@ -158,8 +158,8 @@ class PhaseFieldSolver:
         """The model's Jacobian dF/du + shift dF/du̇ at (x, xdot) into ``self.sparsity.values`` (not yet in PETSc)."""
         sp = self.sparsity
         sp.values[:] = 0.0
-        self.model.jacobian_kernel(self.grid.ghosted(x), self.grid.owned_view(xdot), float(shift), sp.values,
-                                   sp.row_start, sp.slot, self._prm, self._h, self._off, self.grid.dim)
+        self.model.jacobian_kernel(self.grid.ghosted(x), self.grid.owned_view(xdot, readonly=True), float(shift),
+                                   sp.values, sp.row_start, sp.slot, self._prm, self._h, self._off, self.grid.dim)
 
     def _ijacobian(self, ts, t, x, xdot, shift, J, P):
         self._assemble_jacobian(x, xdot, shift, J, P)
@@ -187,7 +187,7 @@ class PhaseFieldSolver:
         self.sparsity.set_jacobian(P)
         if J != P:
             J.assemble()
-        scale = self.model.row_scale(self.grid.owned_view(x))
+        scale = self.model.row_scale(self.grid.owned_view(x, readonly=True))
         if scale is not None:  # attached to the matrix for preconditioners.UnscaledRows
             if self._row_scale is None:
                 self._row_scale = self.u.duplicate()
@@ -260,7 +260,8 @@ class PhaseFieldSolver:
         def function(snes, x, f):
             self._ifunction(self.ts, self.t, x, zero, f)
             out = self.grid.owned_view(f)
-            out[..., fixed] = (self.grid.owned_view(x) - self.grid.owned_view(held))[..., fixed]
+            moved = self.grid.owned_view(x, readonly=True) - self.grid.owned_view(held, readonly=True)
+            out[..., fixed] = moved[..., fixed]
 
         def jacobian(snes, x, J, P):
             self._assemble_jacobian(x, zero, 0.0, J, P)
