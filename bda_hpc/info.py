@@ -87,6 +87,29 @@ def compiled_kernels() -> dict:
     return status
 
 
+def cpu_model() -> str:
+    """The processor as /proc/cpuinfo and sysfs give it: name, family/model, L3 size.
+
+    Virtual machines of one cloud 'kind' land on different hosts, and memory-bound figures (strong scaling on
+    two cores) depend on which one, so the benchmarks record it."""
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "cpu family", "model") and key.strip() not in fields:
+                fields[key.strip()] = value.strip()
+            if not line.strip() and fields:
+                break  # the first processor's block is enough
+    except OSError:
+        return "unknown"
+    try:
+        l3 = Path("/sys/devices/system/cpu/cpu0/cache/index3/size").read_text().strip()
+    except OSError:
+        l3 = "?"
+    return (f"{fields.get('model name', 'unknown')} (family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')}, L3 {l3})")
+
+
 def collect(comm) -> dict:
     import h5py
     from mpi4py import MPI
@@ -101,6 +124,7 @@ def collect(comm) -> dict:
         "bda_hpc": version("bda_hpc"),
         "ranks": comm.size,
         "hosts": sorted(set(comm.allgather(MPI.Get_processor_name()))),
+        "cpu": cpu_model(),
         "mpi_library": MPI.Get_library_version().strip().splitlines()[0],
         "mpi_standard": "{}.{}".format(*MPI.Get_version()),
         "mpi4py": version("mpi4py"),

@@ -24,6 +24,8 @@ import statistics
 import time
 from pathlib import Path
 
+from bda_hpc.info import cpu_model
+
 
 def _triad(core: int, n: int, passes: int, barrier, out) -> None:
     import numpy as np
@@ -71,7 +73,8 @@ def main() -> int:
               f"{' + '.join(f'{x:.1f}' for x in together[-1])} GB/s", flush=True)
     alone_med = statistics.median(alone)
     sum_med = statistics.median(sum(t) for t in together)
-    out = {"benchmark": "membw", "machine": os.uname().nodename, "cores": len(cores), "array_mb": mb,
+    out = {"benchmark": "membw", "machine": os.uname().nodename, "cpu": cpu_model(), "cores": len(cores),
+           "array_mb": mb,
            "load_avg": os.getloadavg(), "alone_gbs": alone, "together_gbs": together,
            "alone_gbs_median": alone_med, "together_sum_gbs_median": sum_med,
            "bandwidth_speedup": sum_med / alone_med}

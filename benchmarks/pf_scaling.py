@@ -55,6 +55,7 @@ sys.path.insert(0, str(REPO))
 # light, no PETSc import. The default is the stage's: the Schur split on the unscaled rows, ASM(1)/ILU on (ξ,c), one
 # BoomerAMG V-cycle on φ, iterations flat in the grid and in the rank count (preconditioners.py); per-rank LU
 # (asm_lu) would make 1 vs 2 ranks compare different solvers
+from bda_hpc.info import cpu_model  # noqa: E402
 from bda_hpc.phasefield.preconditioners import DEFAULT_LI_PRECONDITIONER, LI_PRECONDITIONERS  # noqa: E402
 
 
@@ -232,7 +233,7 @@ def _write_summary(args, steps: int, cases: list[dict]) -> dict:
            "measure": "per-step strong scaling: the same consistent start and warm-up step from the same initial "
                       "state, then --steps backward-Euler steps of 1 ms, timed (wall, max CPU over ranks); "
                       "efficiency = T1 / (2 T2) by wall time, each T the median of the --repeat runs",
-           "machine": os.uname().nodename, "cores": os.cpu_count(), "load_avg": os.getloadavg(),
+           "machine": os.uname().nodename, "cpu": cpu_model(), "cores": os.cpu_count(), "load_avg": os.getloadavg(),
            "strong_scaling_efficiency_2": min(eff.values()) if eff else None,
            "strong_scaling_efficiency_2_from": min(eff, key=eff.get) if eff else None,
            "strong_efficiency_by_case": eff, "weak_scaling_efficiency_2": _efficiency(cases, "weak", 2),

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,12 @@ def test_petsc_options_reach_petsc_and_unknown_long_options_fail(module, handler
     assert "ksp_type=cg" in out.stdout
     bad = bda("info", "--bogus")
     assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="Linux /proc/cpuinfo")
+def test_cpu_model_names_the_first_processor():
+    from bda_hpc.info import cpu_model
+
+    name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name"))
+    assert cpu_model().startswith(name + " (family ")
