@@ -96,8 +96,9 @@ def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() in ("model name", "cpu family", "model") and key.strip() not in fields:
-                fields[key.strip()] = value.strip()
+            key = key.strip()
+            if key in ("model name", "cpu family", "model") and key not in fields:
+                fields[key] = value.strip()
             if not line.strip() and fields:
                 break  # the first processor's block is enough
     except OSError:

@@ -74,8 +74,7 @@ def main() -> int:
     alone_med = statistics.median(alone)
     sum_med = statistics.median(sum(t) for t in together)
     out = {"benchmark": "membw", "machine": os.uname().nodename, "cpu": cpu_model(), "cores": len(cores),
-           "array_mb": mb,
-           "load_avg": os.getloadavg(), "alone_gbs": alone, "together_gbs": together,
+           "array_mb": mb, "load_avg": os.getloadavg(), "alone_gbs": alone, "together_gbs": together,
            "alone_gbs_median": alone_med, "together_sum_gbs_median": sum_med,
            "bandwidth_speedup": sum_med / alone_med}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
