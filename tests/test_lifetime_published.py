@@ -15,8 +15,7 @@ def reproductions():
     root = shared_data("ageing", "severson_attia")
     with data.record_reads() as reads:
         fitted = {"variance": published.fit_published("variance", root, published.PUBLISHED_PROTOCOL["variance"]),
-                  # 3 Monte Carlo repeats instead of 10 keep the test short; the benchmark runs the full protocol
-                  "discharge": published.fit_published("discharge", root, published.FitProtocol(repeats=3))}
+                  "discharge": published.fit_published("discharge", root, published.PUBLISHED_PROTOCOL["discharge"])}
     return root, fitted, reads
 
 
@@ -27,12 +26,11 @@ def test_fitting_reads_train_only(reproductions):
 
 def test_reproduction_matches_table_1(reproductions):
     """Severson et al. 2019, Table 1 (RMSE, cycles). The variance model matches to the cycle. The discharge
-    model matches train and the primary test within a few cycles; the secondary test stays 4-20 cycles above
-    the paper's 173 over Monte Carlo CV seeds (benchmarks/results/lifetime_published.json), a residual we
-    have not traced to a step (tolerance 25)."""
+    model (100 Monte Carlo CV repeats, seed 0: 73 / 99.9 / 94.3 / 176.7) is 3 below on train, 4 above on the
+    secondary test and 8-9 above on the primary test (benchmarks/results/lifetime_published.json)."""
     root, fitted, _ = reproductions
     tolerance = {"variance": dict(train=2, test1=2, test1_published=2, test2=2),
-                 "discharge": dict(train=8, test1=5, test1_published=5, test2=25)}
+                 "discharge": dict(train=5, test1=10, test1_published=10, test2=6)}
     for model, rep in fitted.items():
         got = published.evaluate_published(rep, root).rmse_cycles
         for split, tol in tolerance[model].items():
