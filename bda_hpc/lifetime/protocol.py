@@ -11,7 +11,10 @@ and the two baselines.
 
 The feature sets are Severson et al.'s (2019) "variance" (log10 var ΔQ100−10) and "discharge"
 (ΔQ statistics plus two capacity features) models, an extended set (discharge plus four more ΔQ and
-fade features) and the variance feature with 50 samples of the ΔQ(V) curve itself. The torch MLP
+fade features) and the variance feature with 50 samples of the ΔQ(V) curve itself. Since session 20
+"discharge" is the paper's six features with its conventions, as :mod:`published` reproduces them
+(Pearson kurtosis, capacity at cycle 2 and the maximum over cycles 2..100 minus it); sessions 2-19 used
+session 2's approximations (excess kurtosis, capacity from the median of cycles 2-6). The torch MLP
 (seed-averaged, its stopping epoch a CV-chosen hyper-parameter) is scored with all folds, repeats and
 seeds trained as one batched network (:mod:`mlp`).
 
@@ -37,20 +40,22 @@ from typing import Literal
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .cyclelife import DEFAULT_FEATURES, fold_indices, mape, published_test1_mask, rmse
+from .cyclelife import fold_indices, mape, published_test1_mask, rmse
 from .data import read_severson_split
 from .features import feature_matrix
 from .models import DEFAULTS, build_model, member_seeds, predict
+from .published import PUBLISHED_FEATURES
 from .search import expand_grid, map_over_ranks
 
 log = logging.getLogger("bda_hpc.lifetime")
 
 CURVE_POINTS = 50
-EXTENDED = DEFAULT_FEATURES + ["log_var_dq_mid", "log_mean_dq", "q_late_minus_early", "fade_slope_late"]
+DISCHARGE = PUBLISHED_FEATURES["discharge"]
+EXTENDED = DISCHARGE + ["log_var_dq_mid", "log_mean_dq", "q_late_minus_early", "fade_slope_late"]
 ALL_FEATURES = EXTENDED                       # the columns computed once per cell, then sliced per set
 FEATURE_SETS = {                              # name -> (named features, ΔQ(V) curve samples)
     "variance": (["log_var_dq"], 0),
-    "discharge": (DEFAULT_FEATURES, 0),
+    "discharge": (DISCHARGE, 0),
     "extended": (EXTENDED, 0),
     "dq_curve": (["log_var_dq"], CURVE_POINTS),
 }
