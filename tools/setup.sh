@@ -84,7 +84,8 @@ has "import petsc4py, sys; sys.exit(petsc4py.__version__ != '$petsc_version')" |
   if [ "$petsc_minor" -lt 20 ]; then petsc4py_build=("cython<3" "setuptools<69")
   elif [ "$petsc_minor" -le 23 ]; then petsc4py_build=("cython>=3,<3.1" "setuptools>=77,<80")
   else petsc4py_build=("cython>=3" "setuptools>=77"); fi
-  $PIP "${petsc4py_build[@]}" wheel || fail "petsc4py" "build requirements"
+  # these pins may break torch's setuptools>=77 for the length of the build; "python packages" below restores it
+  $PIP --no-warn-conflicts "${petsc4py_build[@]}" wheel || fail "petsc4py" "build requirements"
   PETSC_DIR=$PETSC_DIR $PIP --no-build-isolation "petsc4py==$petsc_version" >/tmp/bda_hpc_petsc4py.log 2>&1 \
     || fail "petsc4py==$petsc_version" "build failed, see /tmp/bda_hpc_petsc4py.log"
 }
